@@ -1,0 +1,144 @@
+//! The crypto-provider seam.
+//!
+//! Everything above this module (JWS, JWK, claims, the engine) is backend-neutral: it hands raw
+//! key components to a [`CryptoProvider`] once, when a key is loaded, and keeps the returned
+//! [`Verifier`] for every later signature check. Two providers exist:
+//!
+//! - [`RUST_CRYPTO`]: pure Rust (RustCrypto crates), `no_std`, always compiled. The default.
+//! - [`AWS_LC`] (feature `aws-lc`): aws-lc-rs, the backend rustls uses; several times faster for
+//!   RSA and ECDSA. The gateway binaries enable it.
+//!
+//! A provider never decides which algorithm a key may verify: callers check
+//! [`Algorithm::is_verified_by`](crate::jose::Algorithm::is_verified_by) before calling
+//! [`Verifier::verify`], and providers reject any algorithm outside the key's family anyway.
+
+use alloc::boxed::Box;
+use core::fmt;
+
+use crate::jose::{Algorithm, Curve};
+
+mod rust_crypto;
+pub use rust_crypto::RUST_CRYPTO;
+
+#[cfg(feature = "aws-lc")]
+mod aws_lc;
+#[cfg(feature = "aws-lc")]
+pub use aws_lc::AWS_LC;
+
+/// Smallest RSA modulus, in bits, that any provider accepts. A configurable policy above this
+/// floor (2048 by default) lives in [`crate::jose::KeyPolicy`].
+pub const RSA_MIN_BITS_FLOOR: usize = 1024;
+/// Largest RSA modulus, in bits, that any provider accepts. Bounds the work per verification.
+pub const RSA_MAX_BITS: usize = 8192;
+
+/// A backend that turns raw public-key components into ready-to-use verifiers.
+pub trait CryptoProvider: Send + Sync + fmt::Debug {
+    /// A short name for logs and benchmarks.
+    fn name(&self) -> &'static str;
+
+    /// An RSA public key from its big-endian modulus (no leading zero bytes) and exponent.
+    fn rsa_public_key(&self, n: &[u8], e: &[u8]) -> Result<Box<dyn Verifier>, KeyRejected>;
+
+    /// An EC public key from its SEC1 encoding (uncompressed `04 || x || y`, or compressed). The
+    /// point must be on the curve and not the identity.
+    fn ec_public_key(&self, curve: Curve, sec1: &[u8]) -> Result<Box<dyn Verifier>, KeyRejected>;
+
+    /// An Ed25519 public key (32 bytes).
+    fn ed25519_public_key(&self, key: &[u8]) -> Result<Box<dyn Verifier>, KeyRejected>;
+
+    /// An HMAC key (HS256/384/512).
+    fn hmac_key(&self, key: &[u8]) -> Result<Box<dyn Verifier>, KeyRejected>;
+}
+
+/// A parsed public (or HMAC) key, ready to check signatures.
+pub trait Verifier: Send + Sync {
+    /// Checks `signature` over `message` with `alg`. Returns an error for a bad signature and for
+    /// any algorithm outside this key's family.
+    fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> Result<(), BadSignature>;
+}
+
+impl fmt::Debug for dyn Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Verifier")
+    }
+}
+
+/// The signature did not verify (deliberately opaque: which step failed is no one's business).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadSignature;
+
+impl fmt::Display for BadSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("signature verification failed")
+    }
+}
+
+/// Why a provider refused key material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyRejected {
+    /// The components do not form a valid key (point not on the curve, even modulus, ...).
+    Invalid,
+    /// The RSA modulus is outside the supported size range.
+    UnsupportedSize,
+    /// The HMAC key is empty.
+    Empty,
+}
+
+impl fmt::Display for KeyRejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Invalid => "invalid key material",
+            Self::UnsupportedSize => "unsupported key size",
+            Self::Empty => "empty key",
+        })
+    }
+}
+
+/// The provider the gateway uses when nothing else is chosen: aws-lc-rs when compiled in,
+/// otherwise RustCrypto.
+pub fn default_provider() -> &'static dyn CryptoProvider {
+    #[cfg(feature = "aws-lc")]
+    {
+        &AWS_LC
+    }
+    #[cfg(not(feature = "aws-lc"))]
+    {
+        &RUST_CRYPTO
+    }
+}
+
+/// Every provider compiled into this build, for tests that must pass on each of them.
+pub fn all_providers() -> alloc::vec::Vec<&'static dyn CryptoProvider> {
+    #[allow(unused_mut)]
+    let mut v: alloc::vec::Vec<&'static dyn CryptoProvider> = alloc::vec![&RUST_CRYPTO];
+    #[cfg(feature = "aws-lc")]
+    v.push(&AWS_LC);
+    v
+}
+
+/// Number of significant bits of a big-endian unsigned integer.
+pub(crate) fn bit_len(be: &[u8]) -> usize {
+    let trimmed = strip_leading_zeros(be);
+    match trimmed.first() {
+        None => 0,
+        Some(&top) => trimmed.len() * 8 - top.leading_zeros() as usize,
+    }
+}
+
+/// `be` without its leading zero bytes.
+pub(crate) fn strip_leading_zeros(be: &[u8]) -> &[u8] {
+    let start = be.iter().position(|&b| b != 0).unwrap_or(be.len());
+    be.get(start..).unwrap_or_default()
+}
+
+/// Whether `sec1` has the length of an uncompressed (`04`) or compressed (`02`/`03`) point on
+/// `curve`. Whether the point is on the curve is for the provider to check.
+pub(crate) fn sec1_shape_ok(curve: Curve, sec1: &[u8]) -> bool {
+    let l = curve.coordinate_len();
+    match sec1.first() {
+        Some(4) => sec1.len() == 1 + 2 * l,
+        Some(2 | 3) => sec1.len() == 1 + l,
+        _ => false,
+    }
+}
