@@ -151,6 +151,16 @@ impl KeySet {
             }
         }
         if opts.source == KeySource::Configured {
+            // Duplicate kids are checked on the input, so that a skipped duplicate still makes
+            // the operator's set ambiguous.
+            let kids: Vec<&str> = keys.iter().filter_map(|k| k.get("kid")?.as_str()).collect();
+            if kids
+                .iter()
+                .enumerate()
+                .any(|(i, a)| kids.iter().skip(i + 1).any(|b| a == b))
+            {
+                return Err(JwksError::DuplicateKid);
+            }
             let symmetric = set
                 .keys
                 .iter()
@@ -164,12 +174,6 @@ impl KeySet {
                     .any(|k| k.get("kty").and_then(Value::as_str) != Some("oct"));
             if mixed_in_input || (symmetric != 0 && symmetric != set.keys.len()) {
                 return Err(JwksError::MixedKeyTypes);
-            }
-            for (i, a) in set.keys.iter().enumerate() {
-                let later = set.keys.iter().skip(i + 1);
-                if a.kid().is_some() && later.into_iter().any(|b| b.kid() == a.kid()) {
-                    return Err(JwksError::DuplicateKid);
-                }
             }
         }
         Ok(set)
@@ -266,13 +270,8 @@ pub fn parse_jwk(
             }
             let n = b64_member(jwk, "n")?;
             let e = b64_member(jwk, "e")?;
-            // RFC 7518 §6.3.1.1: n and e are minimal; a leading zero octet is malformed.
-            if n.first() == Some(&0) {
-                return Err(KeyError::InvalidMember("n"));
-            }
-            if e.first() == Some(&0) {
-                return Err(KeyError::InvalidMember("e"));
-            }
+            // RFC 7518 §6.3.1.1 asks for minimal octets, but providers publish moduli with a
+            // leading zero (Yahoo does); the value is unambiguous, so the zeros are stripped.
             VerifyingKey::rsa(&n, &e, &opts.policy, provider)?
         }
         "EC" => {
