@@ -112,7 +112,7 @@ mod tests {
     fn rejects_padding_standard_alphabet_and_whitespace() {
         assert_eq!(decode(b"Zg=="), Err(Base64Error::InvalidCharacter));
         assert_eq!(decode(b"+/8"), Err(Base64Error::InvalidCharacter));
-        assert_eq!(decode(b"Zm9 v"), Err(Base64Error::InvalidCharacter));
+        assert_eq!(decode(b"Zm9 "), Err(Base64Error::InvalidCharacter));
         assert_eq!(decode(b"Zm9v\n"), Err(Base64Error::InvalidLength));
     }
 
