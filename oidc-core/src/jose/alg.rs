@@ -104,7 +104,7 @@ pub enum Hash {
 
 impl Hash {
     /// Output size in bytes (also the PSS salt length JOSE requires).
-    pub const fn len(self) -> usize {
+    pub const fn output_len(self) -> usize {
         match self {
             Self::Sha256 => 32,
             Self::Sha384 => 48,

@@ -257,7 +257,7 @@ impl VerifyingKey {
             return false;
         }
         match (self.family, alg.hash()) {
-            (KeyFamily::Hmac, Some(h)) => self.hmac_len >= h.len(),
+            (KeyFamily::Hmac, Some(h)) => self.hmac_len >= h.output_len(),
             _ => true,
         }
     }

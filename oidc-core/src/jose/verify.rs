@@ -13,7 +13,7 @@ use super::jws::{CompactJws, Header, JwsError, JwsLimits};
 use crate::time::UnixTime;
 
 /// Which algorithms a validator accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AlgorithmPolicy {
     /// Accepted signing algorithms; empty means every algorithm in [`Algorithm::SIGNED`] (each
     /// still only with a key of its own family).
@@ -21,15 +21,6 @@ pub struct AlgorithmPolicy {
     /// Accept unsecured (`alg: none`) tokens. Only for the `accept_none_alg` option on ID tokens;
     /// never for bearer tokens.
     pub allow_none: bool,
-}
-
-impl Default for AlgorithmPolicy {
-    fn default() -> Self {
-        Self {
-            allowed: Vec::new(),
-            allow_none: false,
-        }
-    }
 }
 
 impl AlgorithmPolicy {

@@ -57,7 +57,7 @@ fn rfc7515_appendix_a() {
             let id = ex["id"].as_str().unwrap();
             match id {
                 "A.1" | "A.2" | "A.3" | "A.4" => {
-                    let jwk = ex.get("public_key_jwk").unwrap_or(&ex["key_jwk"]);
+                    let jwk = ex.get("public_key_jwk").unwrap_or_else(|| &ex["key_jwk"]);
                     let keys = keyset(jwk, provider);
                     assert!(
                         sig_ok(ex["compact"].as_str().unwrap(), &keys),
@@ -96,7 +96,7 @@ fn rfc7515_appendix_a() {
                 // A.6 and A.7 are the JSON serializations, which OpenID Connect never uses: only
                 // the compact form is parsed. Their signatures are A.2's and A.3's, checked above.
                 "A.6" | "A.7" => {
-                    println!("  skipped {id}: JWS JSON serialization is not supported")
+                    println!("  skipped {id}: JWS JSON serialization is not supported");
                 }
                 other => panic!("unexpected example {other}"),
             }
@@ -107,7 +107,7 @@ fn rfc7515_appendix_a() {
             let token = c["compact"].as_str().unwrap();
             let want = c["expected"]
                 .get("signature_valid")
-                .or(c["expected"].get("accept"))
+                .or_else(|| c["expected"].get("accept"))
                 .unwrap();
             assert_eq!(
                 sig_ok(token, &keys),

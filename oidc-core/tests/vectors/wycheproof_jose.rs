@@ -96,7 +96,10 @@ fn run(file: &str) {
     for provider in all_providers() {
         let (mut checked, mut skipped) = (0, Vec::new());
         for group in doc["testGroups"].as_array().unwrap() {
-            let key = group.get("public").or(group.get("private")).unwrap();
+            let key = group
+                .get("public")
+                .or_else(|| group.get("private"))
+                .unwrap();
             let keys = load(key, provider);
             for t in group["tests"].as_array().unwrap() {
                 let id = t["tcId"].as_u64().unwrap();

@@ -35,7 +35,7 @@ fn run(
             let msg = hex(t["msg"].as_str().unwrap());
             let sig = hex(t
                 .get("sig")
-                .or(t.get("tag"))
+                .or_else(|| t.get("tag"))
                 .and_then(Value::as_str)
                 .unwrap());
             let ok = match (&loaded, alg) {

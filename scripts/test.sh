@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The project's test command (see README.md). Installs what a fresh machine lacks, then runs
+# every check; exits non-zero if any fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+for tool in cargo-fmt cargo-clippy; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (rustup component)"; exit 1; }
+done
+
+step "format"
+cargo fmt --all --check
+
+step "clippy (workspace, all targets)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "no_std: oidc-core links into a #![no_std] staticlib with its own panic handler"
+# A `std` anywhere in oidc-core's normal dependency tree would bring std's panic handler and
+# fail this build with E0152 (duplicate lang item `panic_impl`).
+(cd no-std-check && cargo build --quiet)
+echo "no_std build: ok"
+
+step "no_std: the check detects a std dependency"
+log=$(mktemp)
+if (cd no-std-check && cargo build --quiet --features prove-detection) >"$log" 2>&1; then
+    echo "the no_std check built with a std-only dependency: it proves nothing"
+    exit 1
+fi
+if ! grep -q 'E0152' "$log"; then
+    echo "the std-dependency build failed for another reason:"
+    cat "$log"
+    exit 1
+fi
+echo "std dependency detected (E0152): ok"
+rm -f "$log"
+
+step "tests (workspace)"
+cargo test --workspace --locked
