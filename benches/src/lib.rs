@@ -81,7 +81,7 @@ pub fn claims_json() -> String {
             r#""jti":"b7e4f1c2-3a9d-4e58-a6b0-d1c8f2e7a394","#,
             r#""client_id":"orders-web-7f3a9c","#,
             r#""scope":"openid profile email orders:read orders:write invoices:read","#,
-            r#""roles":["orders.reader","orders.writer"],"tid":"7d1c0b2e-5f4a-4c11-9e3b-2a8f6d0c4b19"}}"#,
+            r#""roles":["orders.reader","orders.writer"]}}"#,
         ),
         iss = ISSUER,
         aud = AUDIENCE,

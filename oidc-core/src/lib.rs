@@ -16,6 +16,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod crypto;
+pub mod discovery;
 pub mod jose;
 pub mod time;
 mod util;

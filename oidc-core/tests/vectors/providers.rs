@@ -55,3 +55,37 @@ fn provider_jwks() {
         );
     }
 }
+
+#[test]
+fn provider_discovery_documents() {
+    use oidc_core::discovery::ProviderMetadata;
+    let names = [
+        "google",
+        "microsoft-entra-common",
+        "microsoft-entra-organizations",
+        "apple",
+        "gitlab",
+        "yahoo",
+        "paypal",
+        "slack",
+        "facebook",
+        "keycloak",
+        "okta",
+        "auth0",
+        "onelogin",
+        "hashicorp-vault",
+    ];
+    for name in names {
+        let doc = data(&format!("providers/{name}_openid-configuration.json"));
+        let meta = ProviderMetadata::parse(doc.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(meta.issuer, doc["issuer"].as_str().unwrap());
+        assert_eq!(meta.jwks_uri, doc["jwks_uri"].as_str().unwrap());
+        assert_eq!(
+            meta.introspection_endpoint.as_deref(),
+            doc.get("introspection_endpoint").and_then(|v| v.as_str())
+        );
+        meta.check_issuer(&meta.issuer.clone()).unwrap();
+    }
+    println!("provider discovery documents: {} parsed", names.len());
+}

@@ -313,3 +313,49 @@ fn rfc7520_cookbook() {
         );
     }
 }
+
+#[test]
+fn oidc_discovery() {
+    use oidc_core::discovery::{DiscoveryError, ProviderMetadata, discovery_url};
+    let doc = data("rfc/oidc_discovery_example.json");
+    let mut n = 0;
+    for text in ["current_text", "older_text"] {
+        let body = doc["provider_configuration_response"][text].to_string();
+        let meta = ProviderMetadata::parse(body.as_bytes()).unwrap();
+        let want = &doc["provider_configuration_response"]["expected"];
+        assert_eq!(meta.issuer, want["issuer"].as_str().unwrap());
+        assert_eq!(meta.jwks_uri, want["jwks_uri"].as_str().unwrap());
+        assert_eq!(
+            Value::from(meta.id_token_signing_alg_values_supported.clone()),
+            want["id_token_signing_alg_values_supported"]
+        );
+        n += 1;
+    }
+    let derived = &doc["derived_cases"];
+    for c in derived["discovery_url"].as_array().unwrap() {
+        assert_eq!(
+            discovery_url(c["issuer"].as_str().unwrap()),
+            c["expected_url"].as_str().unwrap()
+        );
+        n += 1;
+    }
+    let body = doc["provider_configuration_response"]["current_text"].clone();
+    for c in derived["issuer_match"].as_array().unwrap() {
+        let mut d = body.clone();
+        d["issuer"] = c["document_issuer"].clone();
+        let meta = ProviderMetadata::parse(d.to_string().as_bytes()).unwrap();
+        let got = meta.check_issuer(c["discovery_issuer"].as_str().unwrap());
+        assert_eq!(got.is_ok(), c["expected"] == "accept", "{c}");
+        n += 1;
+    }
+    for c in derived["missing_required_member"].as_array().unwrap() {
+        let missing = c["missing"].as_str().unwrap();
+        let got = ProviderMetadata::parse(c["document"].to_string().as_bytes());
+        assert!(
+            matches!(got, Err(DiscoveryError::Missing(m)) if m == missing),
+            "{missing}: {got:?}"
+        );
+        n += 1;
+    }
+    println!("OIDC Discovery: {n} cases");
+}
