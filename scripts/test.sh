@@ -38,5 +38,8 @@ fi
 echo "std dependency detected (E0152): ok"
 rm -f "$log"
 
+step "docs (oidc-core, warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p oidc-core --no-deps --quiet
+
 step "tests (workspace)"
 cargo test --workspace --locked

@@ -5,7 +5,7 @@
 //! [`Verifier`] for every later signature check. Two providers exist:
 //!
 //! - [`RUST_CRYPTO`]: pure Rust (RustCrypto crates), `no_std`, always compiled. The default.
-//! - [`AWS_LC`] (feature `aws-lc`): aws-lc-rs, the backend rustls uses; several times faster for
+//! - `AWS_LC` (feature `aws-lc`): aws-lc-rs, the backend rustls uses; several times faster for
 //!   RSA and ECDSA. The gateway binaries enable it.
 //!
 //! A provider never decides which algorithm a key may verify: callers check
