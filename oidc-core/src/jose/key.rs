@@ -18,6 +18,9 @@ pub struct KeyPolicy {
     pub min_rsa_bits: usize,
 }
 
+// RSA moduli with the ROCA fingerprint are always refused (see `roca`): no policy knob, because
+// such a key can be factored.
+
 impl KeyPolicy {
     /// 2048-bit RSA minimum.
     pub const DEFAULT: Self = Self { min_rsa_bits: 2048 };
@@ -59,6 +62,8 @@ pub enum KeyError {
     },
     /// The RSA public exponent is not an odd number of at least 3.
     RsaExponent,
+    /// The RSA modulus has the ROCA fingerprint (CVE-2017-15361) and can be factored.
+    WeakRsaKey,
     /// The crypto provider refused the key.
     Rejected(KeyRejected),
     /// Malformed PEM or DER.
@@ -79,6 +84,7 @@ impl fmt::Display for KeyError {
             Self::SymmetricNotAllowed => f.write_str("symmetric key not allowed here"),
             Self::RsaTooSmall { bits } => write!(f, "RSA key too small ({bits} bits)"),
             Self::RsaExponent => f.write_str("invalid RSA exponent"),
+            Self::WeakRsaKey => f.write_str("RSA key with the ROCA fingerprint"),
             Self::Rejected(e) => write!(f, "{e}"),
             Self::Encoding => f.write_str("malformed key encoding"),
         }
@@ -130,6 +136,9 @@ impl VerifyingKey {
         let e_is_small = e.len() == 1 && e.first().is_some_and(|&b| b < 3);
         if e.is_empty() || e_is_small || e.last().is_some_and(|b| b & 1 == 0) {
             return Err(KeyError::RsaExponent);
+        }
+        if super::roca::has_roca_fingerprint(n) {
+            return Err(KeyError::WeakRsaKey);
         }
         let verifier = provider.rsa_public_key(n, e)?;
         let thumbprint = thumbprint(&[("e", &b64(e)), ("kty", "RSA"), ("n", &b64(n))]);

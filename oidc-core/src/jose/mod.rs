@@ -8,6 +8,7 @@ pub mod jwk;
 pub mod jws;
 pub mod key;
 pub mod pem;
+mod roca;
 
 pub use alg::{Algorithm, Curve, Hash, KeyFamily};
 pub use jwk::{JwkOptions, JwksError, KeySet, KeySource};

@@ -54,12 +54,6 @@ const DEVIATIONS: &[(&str, u64, &str)] = &[
         373,
         "marked valid although a '?' sits inside the payload's base64url; rejected as for 372",
     ),
-    (
-        "json_web_key_test.json",
-        7,
-        "ROCA-fingerprinted RSA key: detecting the ROCA fingerprint is not implemented; the key \
-         is otherwise a well-formed 2048-bit key and the signature verifies",
-    ),
 ];
 
 /// Loads a group's key (a JWK or a JWKS) as the gateway would: public sets as published keys,
