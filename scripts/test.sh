@@ -38,6 +38,9 @@ fi
 echo "std dependency detected (E0152): ok"
 rm -f "$log"
 
+step "fuzz targets compile"
+cargo check --manifest-path fuzz/Cargo.toml --quiet
+
 step "docs (oidc-core, warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc -p oidc-core --no-deps --quiet
 
