@@ -82,8 +82,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod config;
 pub mod crypto;
 pub mod discovery;
+pub mod engine;
 pub mod jose;
 pub mod time;
 mod util;
@@ -93,12 +95,15 @@ pub use time::UnixTime;
 #[cfg(feature = "std")]
 mod std_impls {
     //! `std::error::Error` for the public error types.
+    use crate::config::{ConfigError, ConfigErrors};
     use crate::crypto::{BadSignature, KeyRejected};
     use crate::discovery::DiscoveryError;
     use crate::jose::base64url::Base64Error;
     use crate::jose::json::JsonError;
     use crate::jose::{ClaimError, JwksError, JwsError, KeyError, VerifyError};
 
+    impl std::error::Error for ConfigError {}
+    impl std::error::Error for ConfigErrors {}
     impl std::error::Error for BadSignature {}
     impl std::error::Error for KeyRejected {}
     impl std::error::Error for DiscoveryError {}

@@ -29,7 +29,7 @@ pub fn parse_public_key_pem(
     if pem.len() > MAX_PEM_LEN {
         return Err(KeyError::Encoding);
     }
-    let (label, der) = der::pem::decode_vec(pem.as_bytes()).map_err(|_| KeyError::Encoding)?;
+    let (label, der) = decode_pem(pem)?;
     match label {
         "PUBLIC KEY" => parse_spki_der(&der, policy, provider),
         "RSA PUBLIC KEY" => parse_pkcs1_der(&der, policy, provider),
@@ -86,4 +86,25 @@ pub fn parse_pkcs1_der(
         policy,
         provider,
     )
+}
+
+/// Decodes one PEM block (RFC 7468), leniently about line length and whitespace: operators paste
+/// keys into YAML and JSON with or without line breaks. Returns the label and the DER bytes.
+pub fn decode_pem(text: &str) -> Result<(&str, alloc::vec::Vec<u8>), KeyError> {
+    use base64::Engine as _;
+    let text = text.trim();
+    if text.len() > MAX_PEM_LEN {
+        return Err(KeyError::Encoding);
+    }
+    let rest = text.strip_prefix("-----BEGIN ").ok_or(KeyError::Encoding)?;
+    let (label, rest) = rest.split_once("-----").ok_or(KeyError::Encoding)?;
+    let (body, end) = rest.split_once("-----END ").ok_or(KeyError::Encoding)?;
+    if end.trim_end().strip_suffix("-----") != Some(label) {
+        return Err(KeyError::Encoding);
+    }
+    let b64: alloc::vec::Vec<u8> = body.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&b64)
+        .map_err(|_| KeyError::Encoding)?;
+    Ok((label, der))
 }

@@ -1,0 +1,648 @@
+//! The bearer-token path: token extraction, local JWT verification or introspection, then the
+//! scope and audience rules and the upstream headers.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::decision::{AuthVia, Decision, Denial, Grant, IDENTITY_HEADERS, Reason};
+use super::introspection::{self, form_pair};
+use super::io::{Entropy, HttpIntent, Method, Now, Purpose};
+use super::route::{Mode, Route};
+use super::slot::{Refresh, SlotState};
+use super::{
+    Engine, InFlight, IntentKind, Output, Pending, RequestToken, RequestView, client_auth,
+};
+use crate::config::UnauthAction;
+use crate::discovery::ProviderMetadata;
+use crate::jose::json::Object;
+use crate::jose::{CacheOutcome, KeySet, VerifyError};
+
+/// Where a bearer token was found.
+enum Extracted<'a> {
+    Token(&'a str),
+    None,
+    Malformed,
+}
+
+fn header<'a>(req: &RequestView<'a>, name: &str) -> Option<&'a [u8]> {
+    req.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| *v)
+}
+
+/// `Authorization: Bearer <token>` (scheme case-insensitive), else `X-Access-Token` as in
+/// APISIX. An `Authorization` that is not `<scheme> <credentials>` is malformed (400); another
+/// scheme (Basic, DPoP, ...) counts as no bearer token.
+fn extract<'a>(req: &RequestView<'a>) -> Extracted<'a> {
+    if let Some(v) = header(req, "authorization") {
+        let Ok(v) = core::str::from_utf8(v) else {
+            return Extracted::Malformed;
+        };
+        let v = v.trim();
+        let Some((scheme, rest)) = v.split_once(' ') else {
+            return Extracted::Malformed;
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Extracted::None;
+        }
+        let token = rest.trim();
+        return if token.is_empty() || token.contains(' ') {
+            Extracted::Malformed
+        } else {
+            Extracted::Token(token)
+        };
+    }
+    match header(req, "x-access-token").map(core::str::from_utf8) {
+        Some(Ok(t)) if !t.trim().is_empty() => Extracted::Token(t.trim()),
+        Some(Ok(_)) | None => Extracted::None,
+        Some(Err(_)) => Extracted::Malformed,
+    }
+}
+
+enum Step {
+    Done(Decision),
+    /// Parked on a fetch (already registered as a waiter).
+    Waiting,
+}
+
+impl Engine {
+    pub(super) fn on_request(
+        &mut self,
+        now: Now,
+        rng: &mut dyn Entropy,
+        token: RequestToken,
+        route: Arc<Route>,
+        req: &RequestView<'_>,
+    ) {
+        let cfg = &route.cfg;
+        if matches!(route.mode, Mode::SessionOnly) {
+            let d = match cfg.unauth_action {
+                UnauthAction::Pass => anonymous(),
+                _ => Decision::Deny(Denial::other(
+                    501,
+                    Reason::SessionFlowUnavailable,
+                    "login flow not available",
+                )),
+            };
+            return self.decide(token, d);
+        }
+        let access_token = match extract(req) {
+            Extracted::Token(t) => t,
+            Extracted::Malformed => {
+                return self.decide(
+                    token,
+                    Decision::Deny(Denial::bad_request(Reason::MalformedAuthorization)),
+                );
+            }
+            Extracted::None => {
+                // APISIX: `unauth_action: pass` only matters outside bearer_only.
+                let d = if !cfg.bearer_only && cfg.unauth_action == UnauthAction::Pass {
+                    anonymous()
+                } else {
+                    Decision::Deny(Denial::unauthorized(&cfg.realm, Reason::MissingToken))
+                };
+                return self.decide(token, d);
+            }
+        };
+        let addon_headers = cfg
+            .introspection_addon_headers
+            .iter()
+            .filter_map(|name| {
+                let v = header(req, name)?;
+                let v = core::str::from_utf8(v).ok()?;
+                Some((name.clone(), String::from(v)))
+            })
+            .collect();
+        let pending = Pending {
+            route,
+            access_token: String::from(access_token),
+            addon_headers,
+        };
+        self.evaluate(now, rng, token, pending);
+    }
+
+    /// Runs (or resumes) the checks for one request. Either decides it, or parks it on a fetch.
+    pub(super) fn evaluate(
+        &mut self,
+        now: Now,
+        rng: &mut dyn Entropy,
+        token: RequestToken,
+        p: Pending,
+    ) {
+        match self.step(now, rng, token, &p) {
+            Step::Done(d) => self.decide(token, d),
+            Step::Waiting => {
+                self.pending.insert(token, p);
+            }
+        }
+    }
+
+    fn step(&mut self, now: Now, rng: &mut dyn Entropy, token: RequestToken, p: &Pending) -> Step {
+        let route = Arc::clone(&p.route);
+        let meta = if route.needs_discovery() {
+            match self.discovery(now, route.provider, &route, token) {
+                Ok(Some(m)) => Some(m),
+                Ok(None) => return Step::Waiting,
+                Err(d) => return Step::Done(d),
+            }
+        } else {
+            None
+        };
+        match &route.mode {
+            Mode::StaticKey(keys) => {
+                self.check_jwt(now, rng, token, p, meta.as_deref(), Arc::clone(keys), false)
+            }
+            Mode::Jwks => {
+                let Some(meta) = meta else {
+                    return Step::Done(misconfigured());
+                };
+                match self.jwks(now, route.provider, &meta.jwks_uri, token, &route) {
+                    Ok(Some(keys)) => self.check_jwt(now, rng, token, p, Some(&meta), keys, true),
+                    Ok(None) => Step::Waiting,
+                    Err(d) => Step::Done(d),
+                }
+            }
+            Mode::Introspection => {
+                let endpoint = route
+                    .cfg
+                    .introspection_endpoint
+                    .clone()
+                    .or_else(|| meta.as_ref().and_then(|m| m.introspection_endpoint.clone()));
+                match endpoint {
+                    Some(e) => self.introspect(now, rng, token, p, &e),
+                    None => Step::Done(misconfigured()),
+                }
+            }
+            Mode::SessionOnly => Step::Done(misconfigured()),
+        }
+    }
+
+    /// The provider's metadata: `Ok(Some)` when usable, `Ok(None)` when the request is parked
+    /// on the fetch, `Err` with the denial when unavailable.
+    fn discovery(
+        &mut self,
+        now: Now,
+        provider: u32,
+        route: &Route,
+        token: RequestToken,
+    ) -> Result<Option<Arc<ProviderMetadata>>, Decision> {
+        let settings = self.settings.clone();
+        let Some(p) = self.providers.get_mut(&provider) else {
+            return Err(Decision::Deny(Denial::unavailable(
+                Reason::IdpUnavailable,
+                1,
+            )));
+        };
+        let (state, refresh) = p.discovery.poll(now.mono, &settings);
+        if refresh == Refresh::Start {
+            let id = self.next_intent_id();
+            let intent = get_intent(
+                id,
+                &route.cfg.discovery,
+                Purpose::Discovery,
+                route,
+                now,
+                settings.max_document_bytes,
+            );
+            if let Some(p) = self.providers.get_mut(&provider) {
+                p.discovery.started(id);
+            }
+            self.intents.insert(
+                id,
+                InFlight {
+                    kind: IntentKind::Discovery { provider },
+                    deadline: intent.deadline,
+                },
+            );
+            self.out.push_back(Output::Http(intent));
+        }
+        self.settle(state, provider, token, true)
+    }
+
+    /// The provider's keys, as [`Self::discovery`] does for metadata.
+    fn jwks(
+        &mut self,
+        now: Now,
+        provider: u32,
+        uri: &str,
+        token: RequestToken,
+        route: &Route,
+    ) -> Result<Option<Arc<KeySet>>, Decision> {
+        let settings = self.settings.clone();
+        let Some(p) = self.providers.get_mut(&provider) else {
+            return Err(Decision::Deny(Denial::unavailable(
+                Reason::IdpUnavailable,
+                1,
+            )));
+        };
+        // A new jwks_uri (the provider changed it) makes the cached set irrelevant.
+        let uri_changed = p.jwks_uri.as_deref().is_some_and(|u| u != uri);
+        let (state, mut refresh) = p.jwks.poll(now.mono, &settings);
+        let state = match state {
+            SlotState::Ready(_) if uri_changed => {
+                refresh = if p.jwks.inflight.is_none() {
+                    Refresh::Start
+                } else {
+                    Refresh::No
+                };
+                SlotState::Wait
+            }
+            s => s,
+        };
+        if refresh == Refresh::Start {
+            self.start_jwks(now, provider, uri, route);
+        }
+        self.settle(state, provider, token, false)
+    }
+
+    fn start_jwks(&mut self, now: Now, provider: u32, uri: &str, route: &Route) {
+        let id = self.next_intent_id();
+        let intent = get_intent(
+            id,
+            uri,
+            Purpose::Jwks,
+            route,
+            now,
+            self.settings.max_document_bytes,
+        );
+        if let Some(p) = self.providers.get_mut(&provider) {
+            p.jwks.started(id);
+        }
+        let kind = IntentKind::Jwks {
+            provider,
+            uri: String::from(uri),
+        };
+        self.intents.insert(
+            id,
+            InFlight {
+                kind,
+                deadline: intent.deadline,
+            },
+        );
+        self.out.push_back(Output::Http(intent));
+    }
+
+    /// Turns a slot state into ready / parked / denied, registering the waiter.
+    fn settle<T>(
+        &mut self,
+        state: SlotState<T>,
+        provider: u32,
+        token: RequestToken,
+        discovery: bool,
+    ) -> Result<Option<Arc<T>>, Decision> {
+        let max_waiters = self.settings.max_waiters_per_fetch;
+        match state {
+            SlotState::Ready(v) => Ok(Some(v)),
+            SlotState::Unavailable { retry_after_secs } => Err(Decision::Deny(
+                Denial::unavailable(Reason::IdpUnavailable, retry_after_secs),
+            )),
+            SlotState::Wait => {
+                let Some(p) = self.providers.get_mut(&provider) else {
+                    return Err(Decision::Deny(Denial::unavailable(
+                        Reason::IdpUnavailable,
+                        1,
+                    )));
+                };
+                let waiters = if discovery {
+                    &mut p.discovery.waiters
+                } else {
+                    &mut p.jwks.waiters
+                };
+                if waiters.len() >= max_waiters {
+                    return Err(Decision::Deny(Denial::unavailable(Reason::Overloaded, 1)));
+                }
+                waiters.push(token);
+                Ok(None)
+            }
+        }
+    }
+
+    fn next_intent_id(&mut self) -> super::IntentId {
+        self.new_intent()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_jwt(
+        &mut self,
+        now: Now,
+        _rng: &mut dyn Entropy,
+        token: RequestToken,
+        p: &Pending,
+        meta: Option<&ProviderMetadata>,
+        keys: Arc<KeySet>,
+        from_jwks: bool,
+    ) -> Step {
+        let route = &p.route;
+        let Some(validator) = self.validator_for(route, meta.map(|m| m.issuer.as_str())) else {
+            return Step::Done(misconfigured());
+        };
+        let result = if route.cfg.jwt_verification_cache_ignore {
+            validator
+                .verify(&p.access_token, &keys, now.wall)
+                .map(|t| (Arc::new(t), CacheOutcome::Miss))
+        } else {
+            self.token_cache
+                .verify(&validator, &p.access_token, &keys, now.wall)
+        };
+        match result {
+            Ok((verified, outcome)) => {
+                let via = if outcome == CacheOutcome::Hit {
+                    AuthVia::JwtCached
+                } else {
+                    AuthVia::Jwt
+                };
+                Step::Done(grant(
+                    route,
+                    &p.access_token,
+                    verified.claims(),
+                    verified.payload_json(),
+                    via,
+                ))
+            }
+            Err(VerifyError::UnknownKid) if from_jwks => self.unknown_kid(now, token, route),
+            Err(e) => Step::Done(Decision::Deny(Denial::unauthorized(
+                &route.cfg.realm,
+                Reason::InvalidToken(e),
+            ))),
+        }
+    }
+
+    /// A `kid` the cached JWKS lacks: refetch at most once per interval (the new key may just
+    /// have been published), otherwise deny without touching the IdP.
+    fn unknown_kid(&mut self, now: Now, token: RequestToken, route: &Route) -> Step {
+        let settings = self.settings.clone();
+        let deny = || {
+            Step::Done(Decision::Deny(Denial::unauthorized(
+                &route.cfg.realm,
+                Reason::InvalidToken(VerifyError::UnknownKid),
+            )))
+        };
+        let Some(p) = self.providers.get_mut(&route.provider) else {
+            return deny();
+        };
+        if !p.jwks.may_force(now.mono, &settings) {
+            return deny();
+        }
+        if p.jwks.inflight.is_none() {
+            let Some(uri) = p.jwks_uri.clone() else {
+                return deny();
+            };
+            p.jwks.forced(now.mono);
+            self.start_jwks(now, route.provider, &uri, route);
+        }
+        match self.settle(SlotState::<KeySet>::Wait, route.provider, token, false) {
+            Ok(_) => Step::Waiting,
+            Err(d) => Step::Done(d),
+        }
+    }
+
+    fn validator_for(
+        &mut self,
+        route: &Route,
+        issuer: Option<&str>,
+    ) -> Option<Arc<crate::jose::JwtValidator>> {
+        if let Some(v) = &route.fixed_validator {
+            return Some(Arc::clone(v));
+        }
+        let issuer = issuer?;
+        if let Some((iss, v)) = self.validators.get(&route.uid)
+            && iss == issuer
+        {
+            return Some(Arc::clone(v));
+        }
+        let v = Arc::new(super::route::validator(
+            &route.cfg,
+            alloc::vec![String::from(issuer)],
+        ));
+        self.validators
+            .insert(route.uid, (String::from(issuer), Arc::clone(&v)));
+        Some(v)
+    }
+
+    fn introspect(
+        &mut self,
+        now: Now,
+        rng: &mut dyn Entropy,
+        token: RequestToken,
+        p: &Pending,
+        endpoint: &str,
+    ) -> Step {
+        let route = Arc::clone(&p.route);
+        let key = introspection::cache_key(&route.cfg, endpoint, &p.access_token);
+        if let Some(active) = self.introspection_cache.get(&key, now.wall) {
+            return Step::Done(grant(
+                &route,
+                &p.access_token,
+                &active.claims,
+                &active.raw,
+                AuthVia::IntrospectionCached,
+            ));
+        }
+        // Coalesce: one introspection per token at a time.
+        if let Some(id) = self.introspection_inflight.get(&key).copied()
+            && let Some(InFlight {
+                kind: IntentKind::Introspection { waiters, .. },
+                ..
+            }) = self.intents.get_mut(&id)
+        {
+            if waiters.len() >= self.settings.max_waiters_per_fetch {
+                return Step::Done(Decision::Deny(Denial::unavailable(Reason::Overloaded, 1)));
+            }
+            waiters.push(token);
+            return Step::Waiting;
+        }
+        let cfg = &route.cfg;
+        let mut headers = alloc::vec![
+            (
+                String::from("Content-Type"),
+                String::from("application/x-www-form-urlencoded")
+            ),
+            (String::from("Accept"), String::from("application/json")),
+        ];
+        for (name, value) in &p.addon_headers {
+            headers.push((name.clone(), value.clone()));
+        }
+        let mut form = String::new();
+        form_pair(&mut form, "token", &p.access_token);
+        form_pair(&mut form, "token_type_hint", "access_token");
+        if client_auth::apply(
+            cfg,
+            cfg.introspection_endpoint_auth_method,
+            endpoint,
+            now,
+            rng,
+            &mut headers,
+            &mut form,
+        )
+        .is_err()
+        {
+            return Step::Done(misconfigured());
+        }
+        let id = self.new_intent();
+        let intent = HttpIntent {
+            id,
+            method: Method::Post,
+            url: String::from(endpoint),
+            headers,
+            body: form.into_bytes(),
+            deadline: now.mono.plus_millis(cfg.timeout_ms),
+            max_response_bytes: self.settings.max_introspection_bytes,
+            purpose: Purpose::Introspection,
+            tls_verify: cfg.ssl_verify,
+            proxy: cfg.proxy_opts.clone(),
+        };
+        self.introspection_inflight.insert(key, id);
+        let kind = IntentKind::Introspection {
+            key,
+            route: Arc::clone(&route),
+            waiters: alloc::vec![token],
+        };
+        self.intents.insert(
+            id,
+            InFlight {
+                kind,
+                deadline: intent.deadline,
+            },
+        );
+        self.out.push_back(Output::Http(intent));
+        Step::Waiting
+    }
+}
+
+fn get_intent(
+    id: super::IntentId,
+    url: &str,
+    purpose: Purpose,
+    route: &Route,
+    now: Now,
+    max: usize,
+) -> HttpIntent {
+    HttpIntent {
+        id,
+        method: Method::Get,
+        url: String::from(url),
+        headers: alloc::vec![(String::from("Accept"), String::from("application/json"))],
+        body: Vec::new(),
+        deadline: now.mono.plus_millis(route.cfg.timeout_ms),
+        max_response_bytes: max,
+        purpose,
+        tls_verify: route.cfg.ssl_verify,
+        proxy: route.cfg.proxy_opts.clone(),
+    }
+}
+
+fn misconfigured() -> Decision {
+    Decision::Deny(Denial::other(
+        500,
+        Reason::Misconfigured,
+        "gateway misconfigured",
+    ))
+}
+
+fn anonymous() -> Decision {
+    Decision::Allow(Grant {
+        remove_headers: IDENTITY_HEADERS.to_vec(),
+        set_headers: Vec::new(),
+        subject: None,
+        via: AuthVia::Anonymous,
+    })
+}
+
+/// Scopes from `scope` (space-separated string or array) and `scp` (Entra ID).
+fn scopes(claims: &Object) -> Vec<&str> {
+    let mut out = Vec::new();
+    for name in ["scope", "scp"] {
+        match claims.get(name) {
+            Some(Value::String(s)) => out.extend(s.split_ascii_whitespace()),
+            Some(Value::Array(items)) => out.extend(items.iter().filter_map(Value::as_str)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// After a token is accepted: `required_scopes` and `claim_validator.audience` (403), then the
+/// upstream headers.
+pub(super) fn grant(
+    route: &Route,
+    access_token: &str,
+    claims: &Object,
+    raw_claims: &[u8],
+    via: AuthVia,
+) -> Decision {
+    let cfg = &route.cfg;
+    if !cfg.required_scopes.is_empty() {
+        let have = scopes(claims);
+        let missing: Vec<&str> = cfg
+            .required_scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !have.contains(s))
+            .collect();
+        if !missing.is_empty() {
+            // The message names only configured scopes, never token content.
+            let msg = alloc::format!("required scopes {} not present", missing.join(", "));
+            return Decision::Deny(Denial::forbidden(
+                &cfg.realm,
+                Reason::InsufficientScope,
+                &msg,
+            ));
+        }
+    }
+    if let Some(aud) = &cfg.claim_validator.audience {
+        let value = claims.get(aud.claim.as_str());
+        let required = aud.required || aud.match_with_client_id;
+        match value {
+            None if required => {
+                return Decision::Deny(Denial::forbidden(
+                    &cfg.realm,
+                    Reason::AudienceMissing,
+                    "required audience claim not present",
+                ));
+            }
+            Some(v) if aud.match_with_client_id => {
+                let ok = match v {
+                    Value::String(s) => *s == cfg.client_id,
+                    Value::Array(items) => items
+                        .iter()
+                        .any(|i| i.as_str() == Some(cfg.client_id.as_str())),
+                    _ => false,
+                };
+                if !ok {
+                    return Decision::Deny(Denial::forbidden(
+                        &cfg.realm,
+                        Reason::AudienceMismatch,
+                        "mismatched audience",
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut set_headers = Vec::new();
+    if cfg.set_access_token_header {
+        if cfg.access_token_in_authorization_header {
+            set_headers.push(("authorization", alloc::format!("Bearer {access_token}")));
+        } else {
+            set_headers.push(("x-access-token", String::from(access_token)));
+        }
+    }
+    if cfg.set_userinfo_header {
+        set_headers.push((
+            "x-userinfo",
+            base64::engine::general_purpose::STANDARD.encode(raw_claims),
+        ));
+    }
+    let subject = claims.get("sub").and_then(Value::as_str).map(String::from);
+    Decision::Allow(Grant {
+        remove_headers: IDENTITY_HEADERS.to_vec(),
+        set_headers,
+        subject,
+        via,
+    })
+}

@@ -1,0 +1,142 @@
+//! A route's configuration compiled for the request path: parsed keys, validators, the provider
+//! it shares with other routes.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::config::{OidcConfig, ProxyOpts};
+use crate::crypto::CryptoProvider;
+use crate::jose::claims::TypPolicy;
+use crate::jose::pem::parse_public_key_pem;
+use crate::jose::{
+    Algorithm, AlgorithmPolicy, ClaimPolicy, JwtValidator, KeyError, KeyPolicy, KeySet,
+};
+
+/// Routes with equal keys share discovery and JWKS state.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ProviderKey {
+    pub(crate) discovery: String,
+    pub(crate) tls_verify: bool,
+    pub(crate) timeout_ms: u64,
+    pub(crate) proxy: Option<ProxyKey>,
+}
+
+/// The proxy settings as part of a provider key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ProxyKey([Option<String>; 5]);
+
+impl ProviderKey {
+    pub(crate) fn of(cfg: &OidcConfig) -> Self {
+        Self {
+            discovery: cfg.discovery.clone(),
+            tls_verify: cfg.ssl_verify,
+            timeout_ms: cfg.timeout_ms,
+            proxy: cfg.proxy_opts.as_ref().map(|p: &ProxyOpts| {
+                ProxyKey([
+                    p.http_proxy.clone(),
+                    p.https_proxy.clone(),
+                    p.http_proxy_authorization.clone(),
+                    p.https_proxy_authorization.clone(),
+                    p.no_proxy.clone(),
+                ])
+            }),
+        }
+    }
+}
+
+/// How a route checks bearer tokens.
+#[derive(Debug)]
+pub(crate) enum Mode {
+    /// `public_key`: local verification with one configured key.
+    StaticKey(Arc<KeySet>),
+    /// `use_jwks`: local verification with the provider's JWKS.
+    Jwks,
+    /// RFC 7662 introspection.
+    Introspection,
+    /// No bearer branch: the route needs the browser session flow.
+    SessionOnly,
+}
+
+/// One compiled route.
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub(crate) cfg: Arc<OidcConfig>,
+    pub(crate) provider: u32,
+    pub(crate) mode: Mode,
+    /// Validator built from configured `valid_issuers`, when there are some.
+    pub(crate) fixed_validator: Option<Arc<JwtValidator>>,
+    /// Unique per compiled route (keys the engine's validator cache).
+    pub(crate) uid: u64,
+}
+
+impl Route {
+    pub(crate) fn compile(
+        cfg: OidcConfig,
+        provider: u32,
+        uid: u64,
+        crypto: &dyn CryptoProvider,
+    ) -> Result<Self, KeyError> {
+        let mode = if cfg.public_key.is_some() || cfg.use_jwks {
+            match &cfg.public_key {
+                Some(pem) => {
+                    let key = parse_public_key_pem(pem, &KeyPolicy::DEFAULT, crypto)?;
+                    Mode::StaticKey(Arc::new(KeySet::from_keys(alloc::vec![key])))
+                }
+                None => Mode::Jwks,
+            }
+        } else if cfg.bearer_branch() {
+            Mode::Introspection
+        } else {
+            Mode::SessionOnly
+        };
+        let fixed_validator = (!cfg.claim_validator.valid_issuers.is_empty())
+            .then(|| Arc::new(validator(&cfg, cfg.claim_validator.valid_issuers.clone())));
+        Ok(Self {
+            cfg: Arc::new(cfg),
+            provider,
+            mode,
+            fixed_validator,
+            uid,
+        })
+    }
+
+    /// Whether checking a token needs the discovery document.
+    pub(crate) fn needs_discovery(&self) -> bool {
+        match self.mode {
+            Mode::StaticKey(_) => self.fixed_validator.is_none(),
+            Mode::Jwks => true,
+            Mode::Introspection => self.cfg.introspection_endpoint.is_none(),
+            Mode::SessionOnly => false,
+        }
+    }
+}
+
+/// Builds the bearer-token validator of a route for the given issuers.
+pub(crate) fn validator(cfg: &OidcConfig, issuers: Vec<String>) -> JwtValidator {
+    let allowed = cfg
+        .token_signing_alg_values_expected
+        .iter()
+        .filter_map(|a| Algorithm::from_name(a))
+        .filter(|a| *a != Algorithm::None)
+        .collect();
+    let claims = ClaimPolicy {
+        issuers: Some(issuers),
+        // APISIX applies `iat_slack` as the skew tolerance on `exp` as well as `iat`.
+        leeway: cfg.iat_slack,
+        iat_slack: Some(cfg.iat_slack),
+        // RFC 9068 §2.2: access tokens carry `exp`. (APISIX accepts tokens without it.)
+        require_exp: true,
+        // A logout token or security event must never pass as an access token.
+        typ: TypPolicy::NoneOf(alloc::vec!["logout+jwt".into(), "secevent+jwt".into()]),
+        ..ClaimPolicy::default()
+    };
+    // `none` is never accepted for bearer tokens, whatever `accept_none_alg` says.
+    JwtValidator::new(
+        AlgorithmPolicy {
+            allowed,
+            allow_none: false,
+        },
+        claims,
+    )
+}
