@@ -118,11 +118,7 @@ impl ProviderMetadata {
     /// OpenID Connect Discovery §4.3: the `issuer` must be identical (exact string comparison,
     /// no normalisation) to the issuer the document was fetched for.
     pub fn check_issuer(&self, expected: &str) -> Result<(), DiscoveryError> {
-        if self.issuer == expected {
-            Ok(())
-        } else {
-            Err(DiscoveryError::IssuerMismatch)
-        }
+        if self.issuer == expected { Ok(()) } else { Err(DiscoveryError::IssuerMismatch) }
     }
 }
 
@@ -151,11 +147,7 @@ fn opt_list(doc: &Object, name: &'static str) -> Result<Option<Vec<String>>, Dis
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(String::from)
-                    .ok_or(DiscoveryError::WrongType(name))
-            })
+            .map(|v| v.as_str().map(String::from).ok_or(DiscoveryError::WrongType(name)))
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
         Some(_) => Err(DiscoveryError::WrongType(name)),

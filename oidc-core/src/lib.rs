@@ -2,12 +2,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
 )]
 #![warn(missing_docs)]
 //! A sans-IO OpenID Connect / OAuth 2.0 core: the protocol brain of an authentication gateway.
@@ -114,4 +109,6 @@ mod std_impls {
     impl std::error::Error for JwsError {}
     impl std::error::Error for KeyError {}
     impl std::error::Error for VerifyError {}
+    impl std::error::Error for crate::engine::ApiMisuse {}
+    impl std::error::Error for crate::engine::RouteError {}
 }

@@ -1,12 +1,7 @@
 //! Configuration loading and validation, mirroring APISIX's `openid-connect` schema tests
 //! (`t/plugin/openid-connect*.t`, reference §d.1) plus the loader's own guarantees: every
 //! problem is reported, each by its full path.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use oidc_core::config::{
     AuthMethod, ConfigError, ConfigErrors, OidcConfig, SameSite, SessionStorage, UnauthAction,
@@ -36,10 +31,7 @@ fn errors(v: Value) -> Vec<ConfigError> {
 }
 
 fn err(path: &str, message: &str) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message: message.into(),
-    }
+    ConfigError { path: path.into(), message: message.into() }
 }
 
 fn paths(errs: &[ConfigError]) -> Vec<&str> {
@@ -94,18 +86,12 @@ fn minimal_config_is_valid() {
 
 #[test]
 fn missing_client_id_is_required() {
-    assert_eq!(
-        only_error(base(json!({"client_id": null}))),
-        err("client_id", "is required")
-    );
+    assert_eq!(only_error(base(json!({"client_id": null}))), err("client_id", "is required"));
 }
 
 #[test]
 fn missing_discovery_is_required() {
-    assert_eq!(
-        only_error(base(json!({"discovery": null}))),
-        err("discovery", "is required")
-    );
+    assert_eq!(only_error(base(json!({"discovery": null}))), err("discovery", "is required"));
 }
 
 #[test]
@@ -140,20 +126,12 @@ fn from_json_is_strict() {
 fn non_bearer_without_session_names_session_secret() {
     assert_eq!(
         only_error(base(json!({"session": null}))),
-        err(
-            "session.secret",
-            "is required when \"bearer_only\" is false"
-        )
+        err("session.secret", "is required when \"bearer_only\" is false")
     );
     // Explicit bearer_only=false, and a session object without a secret: same error.
     assert_eq!(
-        only_error(base(
-            json!({"bearer_only": false, "session": {"cookie_name": "s"}})
-        )),
-        err(
-            "session.secret",
-            "is required when \"bearer_only\" is false"
-        )
+        only_error(base(json!({"bearer_only": false, "session": {"cookie_name": "s"}}))),
+        err("session.secret", "is required when \"bearer_only\" is false")
     );
 }
 
@@ -176,9 +154,7 @@ fn bearer_only_without_session_is_valid() {
 
 #[test]
 fn session_unknown_key_is_refused() {
-    let e = only_error(base(
-        json!({"session": {"secret": SECRET, "remember": true}}),
-    ));
+    let e = only_error(base(json!({"session": {"secret": SECRET, "remember": true}})));
     assert_eq!(e.path, "session.remember");
     assert!(e.message.contains("not allowed"), "{e}");
 }
@@ -198,19 +174,14 @@ fn session_flat_options_are_read() {
     assert_eq!(s.cookie_secure, Some(true));
     assert!(!s.cookie_http_only);
     assert_eq!(s.cookie_same_site, SameSite::Strict);
-    assert_eq!(
-        (s.idling_timeout, s.rolling_timeout, s.absolute_timeout),
-        (0, 60, 5)
-    );
+    assert_eq!((s.idling_timeout, s.rolling_timeout, s.absolute_timeout), (0, 60, 5));
 }
 
 #[test]
 fn deprecated_cookie_lifetime_maps_to_absolute_timeout() {
-    let s = ok(base(
-        json!({"session": {"secret": SECRET, "cookie": {"lifetime": 7200}}}),
-    ))
-    .session
-    .unwrap();
+    let s = ok(base(json!({"session": {"secret": SECRET, "cookie": {"lifetime": 7200}}})))
+        .session
+        .unwrap();
     assert_eq!(s.absolute_timeout, 7200);
     // absolute_timeout wins over lifetime.
     let s = ok(base(json!({"session": {
@@ -227,26 +198,16 @@ fn deprecated_cookie_lifetime_maps_to_absolute_timeout() {
 #[test]
 fn string_cookie_lifetime_is_a_type_error() {
     assert_eq!(
-        only_error(base(
-            json!({"session": {"secret": SECRET, "cookie": {"lifetime": "7200"}}})
-        )),
-        err(
-            "session.cookie.lifetime",
-            "wrong type: expected integer, got string"
-        )
+        only_error(base(json!({"session": {"secret": SECRET, "cookie": {"lifetime": "7200"}}}))),
+        err("session.cookie.lifetime", "wrong type: expected integer, got string")
     );
 }
 
 #[test]
 fn bogus_cookie_same_site_is_refused() {
     assert_eq!(
-        only_error(base(
-            json!({"session": {"secret": SECRET, "cookie_same_site": "bogus"}})
-        )),
-        err(
-            "session.cookie_same_site",
-            "must be one of: Strict, Lax, None, Default"
-        )
+        only_error(base(json!({"session": {"secret": SECRET, "cookie_same_site": "bogus"}}))),
+        err("session.cookie_same_site", "must be one of: Strict, Lax, None, Default")
     );
 }
 
@@ -255,9 +216,7 @@ fn bogus_cookie_same_site_is_refused() {
 #[test]
 fn redis_storage_without_redis_object_is_refused() {
     assert_eq!(
-        only_error(base(
-            json!({"session": {"secret": SECRET, "storage": "redis"}})
-        )),
+        only_error(base(json!({"session": {"secret": SECRET, "storage": "redis"}}))),
         err("session.redis", "is required when \"storage\" is \"redis\"")
     );
 }
@@ -277,12 +236,7 @@ fn valid_redis_config_is_read_with_defaults() {
     assert!(r.ssl && r.ssl_verify);
     assert_eq!(r.prefix, "sessions");
     assert_eq!(
-        (
-            r.connect_timeout,
-            r.send_timeout,
-            r.read_timeout,
-            r.keepalive_timeout
-        ),
+        (r.connect_timeout, r.send_timeout, r.read_timeout, r.keepalive_timeout),
         (1000, 1000, 1000, 10_000)
     );
 }
@@ -296,31 +250,18 @@ fn redis_field_types_are_checked() {
     assert_eq!(
         errs,
         vec![
-            err(
-                "session.redis.host",
-                "wrong type: expected string, got integer"
-            ),
-            err(
-                "session.redis.port",
-                "wrong type: expected integer, got string"
-            ),
+            err("session.redis.host", "wrong type: expected string, got integer"),
+            err("session.redis.port", "wrong type: expected integer, got string"),
             err("session.redis.database", "must be at least 0"),
-            err(
-                "session.redis.ssl",
-                "wrong type: expected boolean, got string"
-            ),
+            err("session.redis.ssl", "wrong type: expected boolean, got string"),
         ]
     );
     assert_eq!(
-        only_error(base(
-            json!({"session": {"secret": SECRET, "redis": {"port": 0}}})
-        )),
+        only_error(base(json!({"session": {"secret": SECRET, "redis": {"port": 0}}}))),
         err("session.redis.port", "must be at least 1")
     );
     assert_eq!(
-        only_error(base(
-            json!({"session": {"secret": SECRET, "redis": {"port": 65536}}})
-        )),
+        only_error(base(json!({"session": {"secret": SECRET, "redis": {"port": 65536}}}))),
         err("session.redis.port", "must be at most 65535")
     );
 }
@@ -330,9 +271,7 @@ fn redis_field_types_are_checked() {
 #[test]
 fn client_secret_optional_cases() {
     // 42: bearer + public_key.
-    ok(bearer(
-        json!({"public_key": "-----BEGIN PUBLIC KEY-----\n...\n-----END PUBLIC KEY-----"}),
-    ));
+    ok(bearer(json!({"public_key": "-----BEGIN PUBLIC KEY-----\n...\n-----END PUBLIC KEY-----"})));
     // 43: bearer + use_jwks.
     ok(bearer(json!({"use_jwks": true})));
     // 45: bearer + introspection private_key_jwt (we also need the key it signs with).
@@ -361,9 +300,7 @@ fn client_secret_required_cases() {
         assert!(e.message.starts_with("is required"), "{e}");
     };
     // 44: bearer with introspection (default client_secret_basic).
-    required(bearer(
-        json!({"introspection_endpoint": "https://idp.example/introspect"}),
-    ));
+    required(bearer(json!({"introspection_endpoint": "https://idp.example/introspect"})));
     // 47: non-bearer default (APISIX's use_pkce=false).
     required(base(json!({"client_secret": null, "use_pkce": false})));
     // 49: bearer introspection with only the *token* method set to private_key_jwt.
@@ -384,18 +321,14 @@ fn client_secret_required_cases() {
 #[test]
 fn private_key_jwt_needs_a_key_on_reachable_endpoints() {
     assert_eq!(
-        only_error(base(
-            json!({"token_endpoint_auth_method": "private_key_jwt"})
-        )),
+        only_error(base(json!({"token_endpoint_auth_method": "private_key_jwt"}))),
         err(
             "client_rsa_private_key",
             "is required when \"token_endpoint_auth_method\" is \"private_key_jwt\""
         )
     );
     assert_eq!(
-        only_error(bearer(
-            json!({"introspection_endpoint_auth_method": "private_key_jwt"})
-        )),
+        only_error(bearer(json!({"introspection_endpoint_auth_method": "private_key_jwt"}))),
         err(
             "client_rsa_private_key",
             "is required when \"introspection_endpoint_auth_method\" is \"private_key_jwt\""
@@ -403,12 +336,8 @@ fn private_key_jwt_needs_a_key_on_reachable_endpoints() {
     );
     // Never reached: the token endpoint of a bearer_only route, introspection of a route that
     // verifies locally.
-    ok(bearer(
-        json!({"token_endpoint_auth_method": "private_key_jwt", "use_jwks": true}),
-    ));
-    ok(base(
-        json!({"introspection_endpoint_auth_method": "private_key_jwt"}),
-    ));
+    ok(bearer(json!({"token_endpoint_auth_method": "private_key_jwt", "use_jwks": true})));
+    ok(base(json!({"introspection_endpoint_auth_method": "private_key_jwt"})));
 }
 
 #[test]
@@ -449,9 +378,7 @@ fn client_private_key_must_be_pem() {
     );
     let rsa = "-----BEGIN RSA PRIVATE KEY-----\r\nAA\r\n-----END RSA PRIVATE KEY-----\r\n";
     assert_eq!(
-        ok(base(json!({"client_rsa_private_key": rsa})))
-            .client_rsa_private_key
-            .as_deref(),
+        ok(base(json!({"client_rsa_private_key": rsa}))).client_rsa_private_key.as_deref(),
         Some(rsa)
     );
 }
@@ -461,10 +388,7 @@ fn assertion_alg_enum_and_family() {
     // 63: PS256 is not in the enum.
     assert_eq!(
         only_error(base(json!({"client_jwt_assertion_alg": "PS256"}))),
-        err(
-            "client_jwt_assertion_alg",
-            "must be one of: HS256, HS512, RS256, RS512, ES256, ES512"
-        )
+        err("client_jwt_assertion_alg", "must be one of: HS256, HS512, RS256, RS512, ES256, ES512")
     );
     // 71: a symmetric alg with private_key_jwt ...
     let e = only_error(base(json!({
@@ -488,10 +412,7 @@ fn assertion_alg_enum_and_family() {
         "introspection_endpoint_auth_method": "client_secret_jwt",
         "client_jwt_assertion_alg": "RS256",
     });
-    assert_eq!(
-        paths(&errors(base(both.clone()))),
-        vec!["client_jwt_assertion_alg"]
-    );
+    assert_eq!(paths(&errors(base(both.clone()))), vec!["client_jwt_assertion_alg"]);
     // 72: with no alg set both families are allowed.
     let mut no_alg = both;
     no_alg["client_jwt_assertion_alg"] = Value::Null;
@@ -507,10 +428,7 @@ fn assertion_alg_enum_and_family() {
 
 #[test]
 fn unknown_auth_method_is_refused() {
-    for key in [
-        "token_endpoint_auth_method",
-        "introspection_endpoint_auth_method",
-    ] {
+    for key in ["token_endpoint_auth_method", "introspection_endpoint_auth_method"] {
         assert_eq!(
             only_error(base(json!({key: "tls_client_auth"}))),
             err(
@@ -527,11 +445,7 @@ fn unknown_auth_method_is_refused() {
 fn flat_par_and_dpop_names_are_refused() {
     let cases = [
         ("use_par", json!(true), "par.enabled"),
-        (
-            "pushed_authorization_request_endpoint",
-            json!("https://idp.example/par"),
-            "par.endpoint",
-        ),
+        ("pushed_authorization_request_endpoint", json!("https://idp.example/par"), "par.endpoint"),
         (
             "pushed_authorization_request_endpoint_auth_method",
             json!("client_secret_post"),
@@ -588,22 +502,12 @@ fn dpop_enabled_needs_key_material() {
     assert_eq!(
         errors(base(json!({"dpop": {"enabled": true}}))),
         vec![
-            err(
-                "dpop.private_key",
-                "is required when \"dpop.enabled\" is true"
-            ),
-            err(
-                "dpop.public_jwk",
-                "is required when \"dpop.enabled\" is true"
-            ),
+            err("dpop.private_key", "is required when \"dpop.enabled\" is true"),
+            err("dpop.public_jwk", "is required when \"dpop.enabled\" is true"),
         ]
     );
     // Staged material while disabled is fine, and the default alg is ES256.
-    let d = ok(base(
-        json!({"dpop": {"enabled": false, "private_key": PEM_KEY}}),
-    ))
-    .dpop
-    .unwrap();
+    let d = ok(base(json!({"dpop": {"enabled": false, "private_key": PEM_KEY}}))).dpop.unwrap();
     assert_eq!(d.signing_alg, "ES256");
 }
 
@@ -619,31 +523,19 @@ fn dpop_public_jwk_with_private_member_is_refused() {
 #[test]
 fn dpop_public_jwk_must_fit_the_alg() {
     let dpop = |alg: &str, jwk: Value| {
-        base(
-            json!({"dpop": {"enabled": true, "signing_alg": alg, "private_key": PEM_KEY,
-                             "public_jwk": jwk}}),
-        )
+        base(json!({"dpop": {"enabled": true, "signing_alg": alg, "private_key": PEM_KEY,
+                             "public_jwk": jwk}}))
     };
     // RS256 needs an RSA key.
-    assert_eq!(
-        only_error(dpop("RS256", ec_jwk())).path,
-        "dpop.public_jwk.kty"
-    );
-    ok(dpop(
-        "PS256",
-        json!({"kty": "RSA", "n": "sXch", "e": "AQAB"}),
-    ));
+    assert_eq!(only_error(dpop("RS256", ec_jwk())).path, "dpop.public_jwk.kty");
+    ok(dpop("PS256", json!({"kty": "RSA", "n": "sXch", "e": "AQAB"})));
     // ES256 needs P-256.
     let mut p384 = ec_jwk();
     p384["crv"] = json!("P-384");
     assert_eq!(only_error(dpop("ES256", p384)).path, "dpop.public_jwk.crv");
     // OKP is unsupported.
     assert_eq!(
-        only_error(dpop(
-            "ES256",
-            json!({"kty": "OKP", "crv": "Ed25519", "x": "AA"})
-        ))
-        .path,
+        only_error(dpop("ES256", json!({"kty": "OKP", "crv": "Ed25519", "x": "AA"}))).path,
         "dpop.public_jwk.kty"
     );
     // Members are non-empty strings.
@@ -651,10 +543,7 @@ fn dpop_public_jwk_must_fit_the_alg() {
         errors(dpop("RS256", json!({"kty": "RSA", "n": "", "e": 65537}))),
         vec![
             err("dpop.public_jwk.n", "must not be empty"),
-            err(
-                "dpop.public_jwk.e",
-                "wrong type: expected string, got integer"
-            ),
+            err("dpop.public_jwk.e", "wrong type: expected string, got integer"),
         ]
     );
     // Not an object at all.
@@ -686,9 +575,7 @@ fn par_explicit_method_needs_its_credential() {
         )
     );
     // Disabled PAR: nothing is reached.
-    ok(base(
-        json!({"par": {"enabled": false, "endpoint_auth_method": "private_key_jwt"}}),
-    ));
+    ok(base(json!({"par": {"enabled": false, "endpoint_auth_method": "private_key_jwt"}})));
     // An invalid enum.
     assert_eq!(
         only_error(base(json!({"par": {"endpoint_auth_method": "none"}}))).path,
@@ -701,22 +588,12 @@ fn par_explicit_method_needs_its_credential() {
 #[test]
 fn valid_issuers_must_be_an_array_of_strings() {
     assert_eq!(
-        only_error(base(
-            json!({"claim_validator": {"issuer": {"valid_issuers": 123}}})
-        )),
-        err(
-            "claim_validator.issuer.valid_issuers",
-            "wrong type: expected array, got integer"
-        )
+        only_error(base(json!({"claim_validator": {"issuer": {"valid_issuers": 123}}}))),
+        err("claim_validator.issuer.valid_issuers", "wrong type: expected array, got integer")
     );
     assert_eq!(
-        only_error(base(
-            json!({"claim_validator": {"issuer": {"valid_issuers": ["a", 2]}}})
-        )),
-        err(
-            "claim_validator.issuer.valid_issuers[1]",
-            "wrong type: expected string, got integer"
-        )
+        only_error(base(json!({"claim_validator": {"issuer": {"valid_issuers": ["a", 2]}}}))),
+        err("claim_validator.issuer.valid_issuers[1]", "wrong type: expected string, got integer")
     );
     let c = ok(base(json!({"claim_validator": {
         "issuer": {"valid_issuers": ["https://a", "https://b"]},
@@ -731,18 +608,10 @@ fn valid_issuers_must_be_an_array_of_strings() {
 #[test]
 fn audience_members_are_type_checked() {
     assert_eq!(
-        errors(base(
-            json!({"claim_validator": {"audience": {"claim": 1, "required": "yes"}}})
-        )),
+        errors(base(json!({"claim_validator": {"audience": {"claim": 1, "required": "yes"}}}))),
         vec![
-            err(
-                "claim_validator.audience.claim",
-                "wrong type: expected string, got integer"
-            ),
-            err(
-                "claim_validator.audience.required",
-                "wrong type: expected boolean, got string"
-            ),
+            err("claim_validator.audience.claim", "wrong type: expected string, got integer"),
+            err("claim_validator.audience.required", "wrong type: expected boolean, got string"),
         ]
     );
 }
@@ -753,18 +622,12 @@ fn timeout_is_converted_to_milliseconds() {
     // A legacy, already-multiplied value.
     assert_eq!(ok(base(json!({"timeout": 2000}))).timeout_ms, 2000);
     assert_eq!(ok(base(json!({"timeout": 1500}))).timeout_ms, 1_500_000);
-    assert_eq!(
-        only_error(base(json!({"timeout": 0}))),
-        err("timeout", "must be at least 1")
-    );
+    assert_eq!(only_error(base(json!({"timeout": 0}))), err("timeout", "must be at least 1"));
     assert_eq!(
         only_error(base(json!({"timeout": 2.5}))),
         err("timeout", "wrong type: expected integer, got number")
     );
-    assert_eq!(
-        only_error(base(json!({"timeout": u64::MAX - 1}))),
-        err("timeout", "is too large")
-    );
+    assert_eq!(only_error(base(json!({"timeout": u64::MAX - 1}))), err("timeout", "is too large"));
 }
 
 #[test]
@@ -786,29 +649,16 @@ fn token_signing_algs_accept_a_string_or_a_list() {
         ["RS256"]
     );
     assert_eq!(
-        ok(base(
-            json!({"token_signing_alg_values_expected": ["ES256", "EdDSA"]})
-        ))
-        .token_signing_alg_values_expected,
+        ok(base(json!({"token_signing_alg_values_expected": ["ES256", "EdDSA"]})))
+            .token_signing_alg_values_expected,
         ["ES256", "EdDSA"]
     );
     assert_eq!(
-        errors(base(
-            json!({"token_signing_alg_values_expected": ["RS256", "none", "rs256", 1]})
-        )),
+        errors(base(json!({"token_signing_alg_values_expected": ["RS256", "none", "rs256", 1]}))),
         vec![
-            err(
-                "token_signing_alg_values_expected[3]",
-                "wrong type: expected string, got integer"
-            ),
-            err(
-                "token_signing_alg_values_expected[1]",
-                "\"none\" is not a signing algorithm"
-            ),
-            err(
-                "token_signing_alg_values_expected[2]",
-                "\"rs256\" is not a known JWS algorithm"
-            ),
+            err("token_signing_alg_values_expected[3]", "wrong type: expected string, got integer"),
+            err("token_signing_alg_values_expected[1]", "\"none\" is not a signing algorithm"),
+            err("token_signing_alg_values_expected[2]", "\"rs256\" is not a known JWS algorithm"),
         ]
     );
     assert_eq!(
@@ -816,9 +666,7 @@ fn token_signing_algs_accept_a_string_or_a_list() {
         "token_signing_alg_values_expected"
     );
     assert_eq!(
-        only_error(base(
-            json!({"token_signing_alg_values_expected": {"alg": "RS256"}})
-        )),
+        only_error(base(json!({"token_signing_alg_values_expected": {"alg": "RS256"}}))),
         err(
             "token_signing_alg_values_expected",
             "wrong type: expected string or array, got object"
@@ -829,10 +677,8 @@ fn token_signing_algs_accept_a_string_or_a_list() {
 #[test]
 fn introspection_addon_headers_are_header_names() {
     assert_eq!(
-        ok(base(
-            json!({"introspection_addon_headers": ["X-Tenant", "X-Request-Id"]})
-        ))
-        .introspection_addon_headers,
+        ok(base(json!({"introspection_addon_headers": ["X-Tenant", "X-Request-Id"]})))
+            .introspection_addon_headers,
         ["X-Tenant", "X-Request-Id"]
     );
     assert_eq!(
@@ -840,18 +686,10 @@ fn introspection_addon_headers_are_header_names() {
         err("introspection_addon_headers", "must have at least 1 item")
     );
     assert_eq!(
-        errors(base(
-            json!({"introspection_addon_headers": ["ok", "bad: header", ""]})
-        )),
+        errors(base(json!({"introspection_addon_headers": ["ok", "bad: header", ""]}))),
         vec![
-            err(
-                "introspection_addon_headers[1]",
-                "must match pattern \"^[^:]+$\""
-            ),
-            err(
-                "introspection_addon_headers[2]",
-                "must match pattern \"^[^:]+$\""
-            ),
+            err("introspection_addon_headers[1]", "must match pattern \"^[^:]+$\""),
+            err("introspection_addon_headers[2]", "must match pattern \"^[^:]+$\""),
         ]
     );
 }
@@ -873,10 +711,7 @@ fn enums_and_passthrough_members() {
     assert_eq!(c.introspection_expiry_claim, "ttl");
     assert_eq!(c.authorization_params["max_age"], json!(0));
     assert!(c.claim_schema.is_some());
-    assert_eq!(
-        c.proxy_opts.unwrap().https_proxy.as_deref(),
-        Some("http://proxy:3128")
-    );
+    assert_eq!(c.proxy_opts.unwrap().https_proxy.as_deref(), Some("http://proxy:3128"));
     assert_eq!(
         only_error(base(json!({"unauth_action": "redirect"}))),
         err("unauth_action", "must be one of: auth, deny, pass")
@@ -885,10 +720,7 @@ fn enums_and_passthrough_members() {
         only_error(base(json!({"claim_schema": "object"}))),
         err("claim_schema", "wrong type: expected object, got string")
     );
-    assert_eq!(
-        only_error(base(json!({"iat_slack": -5}))),
-        err("iat_slack", "must be at least 0")
-    );
+    assert_eq!(only_error(base(json!({"iat_slack": -5}))), err("iat_slack", "must be at least 0"));
 }
 
 // --- reporting ---
@@ -968,10 +800,7 @@ fn defaults_match_apisix_test_25_except_safer_ones() {
     assert_eq!(c.client_jwt_assertion_expires_in, 60);
     assert!(!c.force_reauthorize);
     assert_eq!(c.iat_slack, 120);
-    assert_eq!(
-        c.introspection_endpoint_auth_method,
-        AuthMethod::ClientSecretBasic
-    );
+    assert_eq!(c.introspection_endpoint_auth_method, AuthMethod::ClientSecretBasic);
     assert_eq!(c.introspection_interval, 0);
     assert_eq!(c.jwk_expires_in, 86_400);
     assert!(!c.jwt_verification_cache_ignore);
@@ -1002,24 +831,14 @@ fn defaults_match_apisix_test_25_except_safer_ones() {
     assert!(c.token_signing_alg_values_expected.is_empty());
     assert!(c.required_scopes.is_empty() && c.introspection_addon_headers.is_empty());
     assert!(c.authorization_params.is_empty());
+    assert_eq!((c.par.as_ref(), c.dpop.as_ref(), c.proxy_opts.as_ref()), (None, None, None));
     assert_eq!(
-        (c.par.as_ref(), c.dpop.as_ref(), c.proxy_opts.as_ref()),
-        (None, None, None)
-    );
-    assert_eq!(
-        (
-            s.cookie_name.as_str(),
-            s.cookie_path.as_str(),
-            s.cookie_secure
-        ),
+        (s.cookie_name.as_str(), s.cookie_path.as_str(), s.cookie_secure),
         ("session", "/", None)
     );
     assert!(s.cookie_http_only);
     assert_eq!(s.cookie_same_site, SameSite::Lax);
-    assert_eq!(
-        (s.idling_timeout, s.rolling_timeout, s.absolute_timeout),
-        (900, 3600, 86_400)
-    );
+    assert_eq!((s.idling_timeout, s.rolling_timeout, s.absolute_timeout), (900, 3600, 86_400));
     assert!(!c.bearer_branch());
 }
 

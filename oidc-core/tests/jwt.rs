@@ -1,11 +1,6 @@
 //! JWT verification behaviour: claims, key selection, algorithm confusion, and the
 //! verified-token cache. Tokens are signed here with fresh keys (aws-lc-rs) and HMAC.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::sync::Arc;
 
@@ -47,18 +42,12 @@ impl EcSigner {
             base64url::encode(header.to_string().as_bytes()),
             base64url::encode(claims.to_string().as_bytes())
         );
-        let sig = self
-            .key
-            .sign(&SystemRandom::new(), input.as_bytes())
-            .unwrap();
+        let sig = self.key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
         format!("{input}.{}", base64url::encode(sig.as_ref()))
     }
 
     fn sign(&self, claims: &Value) -> String {
-        self.sign_with_header(
-            &json!({"alg": "ES256", "kid": self.kid, "typ": "at+jwt"}),
-            claims,
-        )
+        self.sign_with_header(&json!({"alg": "ES256", "kid": self.kid, "typ": "at+jwt"}), claims)
     }
 }
 
@@ -71,10 +60,7 @@ fn hs256(secret: &[u8], header: &Value, claims_raw: &str) -> String {
     );
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
     mac.update(input.as_bytes());
-    format!(
-        "{input}.{}",
-        base64url::encode(&mac.finalize().into_bytes())
-    )
+    format!("{input}.{}", base64url::encode(&mac.finalize().into_bytes()))
 }
 
 fn keyset(jwks: Vec<Value>) -> KeySet {
@@ -146,35 +132,14 @@ fn claim_checks_name_what_failed() {
         check(with("iss", json!("https://evil.example")), policy()),
         claim_err(ClaimError::Issuer)
     );
-    assert_eq!(
-        check(without("iss"), policy()),
-        claim_err(ClaimError::Missing("iss"))
-    );
-    assert_eq!(
-        check(with("aud", json!("other")), policy()),
-        claim_err(ClaimError::Audience)
-    );
-    assert_eq!(
-        check(with("aud", json!(["other", "api"])), policy()),
-        Ok(())
-    );
-    assert_eq!(
-        check(with("aud", json!([])), policy()),
-        claim_err(ClaimError::Missing("aud"))
-    );
-    assert_eq!(
-        check(with("aud", json!(7)), policy()),
-        claim_err(ClaimError::WrongType("aud"))
-    );
-    assert_eq!(
-        check(without("aud"), policy()),
-        claim_err(ClaimError::Missing("aud"))
-    );
+    assert_eq!(check(without("iss"), policy()), claim_err(ClaimError::Missing("iss")));
+    assert_eq!(check(with("aud", json!("other")), policy()), claim_err(ClaimError::Audience));
+    assert_eq!(check(with("aud", json!(["other", "api"])), policy()), Ok(()));
+    assert_eq!(check(with("aud", json!([])), policy()), claim_err(ClaimError::Missing("aud")));
+    assert_eq!(check(with("aud", json!(7)), policy()), claim_err(ClaimError::WrongType("aud")));
+    assert_eq!(check(without("aud"), policy()), claim_err(ClaimError::Missing("aud")));
     // exp: leeway 30 s; exactly at exp + leeway the token is expired.
-    assert_eq!(
-        check(with("exp", json!(NOW - 30)), policy()),
-        claim_err(ClaimError::Expired)
-    );
+    assert_eq!(check(with("exp", json!(NOW - 30)), policy()), claim_err(ClaimError::Expired));
     assert_eq!(check(with("exp", json!(NOW - 29)), policy()), Ok(()));
     assert_eq!(
         check(with("exp", json!(NOW as f64 - 29.5)), policy()),
@@ -184,30 +149,18 @@ fn claim_checks_name_what_failed() {
         check(with("exp", json!("1700000300")), policy()),
         claim_err(ClaimError::WrongType("exp"))
     );
-    assert_eq!(
-        check(without("exp"), policy()),
-        claim_err(ClaimError::Missing("exp"))
-    );
+    assert_eq!(check(without("exp"), policy()), claim_err(ClaimError::Missing("exp")));
     // nbf and iat.
-    assert_eq!(
-        check(with("nbf", json!(NOW + 31)), policy()),
-        claim_err(ClaimError::NotYetValid)
-    );
+    assert_eq!(check(with("nbf", json!(NOW + 31)), policy()), claim_err(ClaimError::NotYetValid));
     assert_eq!(check(with("nbf", json!(NOW + 30)), policy()), Ok(()));
     assert_eq!(
         check(with("iat", json!(NOW + 121)), policy()),
         claim_err(ClaimError::IssuedInFuture)
     );
-    assert_eq!(
-        check(with("iat", json!(true)), policy()),
-        claim_err(ClaimError::WrongType("iat"))
-    );
+    assert_eq!(check(with("iat", json!(true)), policy()), claim_err(ClaimError::WrongType("iat")));
     // azp (OpenID Connect Core §3.1.3.7) and nonce.
-    let oidc = ClaimPolicy {
-        authorized_party: Some("api".into()),
-        nonce: Some("n-1".into()),
-        ..policy()
-    };
+    let oidc =
+        ClaimPolicy { authorized_party: Some("api".into()), nonce: Some("n-1".into()), ..policy() };
     let id = |extra: Value| {
         let mut c = claims();
         c["nonce"] = json!("n-1");
@@ -221,18 +174,12 @@ fn claim_checks_name_what_failed() {
         check(id(json!({"aud": ["api", "x"]})), oidc.clone()),
         claim_err(ClaimError::AuthorizedParty)
     );
-    assert_eq!(
-        check(id(json!({"aud": ["api", "x"], "azp": "api"})), oidc.clone()),
-        Ok(())
-    );
+    assert_eq!(check(id(json!({"aud": ["api", "x"], "azp": "api"})), oidc.clone()), Ok(()));
     assert_eq!(
         check(id(json!({"azp": "x"})), oidc.clone()),
         claim_err(ClaimError::AuthorizedParty)
     );
-    assert_eq!(
-        check(id(json!({"nonce": "n-2"})), oidc.clone()),
-        claim_err(ClaimError::Nonce)
-    );
+    assert_eq!(check(id(json!({"nonce": "n-2"})), oidc.clone()), claim_err(ClaimError::Nonce));
     assert_eq!(check(without("nonce"), oidc), claim_err(ClaimError::Nonce));
 }
 
@@ -240,35 +187,19 @@ fn claim_checks_name_what_failed() {
 fn typ_policy_follows_rfc7515_media_type_rules() {
     let s = EcSigner::new("k1");
     let keys = keyset(vec![s.jwk()]);
-    let at = ClaimPolicy {
-        typ: TypPolicy::OneOf(vec!["at+jwt".into()]),
-        ..policy()
-    };
-    for (typ, ok) in [
-        (json!("at+jwt"), true),
-        (json!("application/AT+JWT"), true),
-        (json!("JWT"), false),
-    ] {
+    let at = ClaimPolicy { typ: TypPolicy::OneOf(vec!["at+jwt".into()]), ..policy() };
+    for (typ, ok) in
+        [(json!("at+jwt"), true), (json!("application/AT+JWT"), true), (json!("JWT"), false)]
+    {
         let t = s.sign_with_header(&json!({"alg": "ES256", "kid": "k1", "typ": typ}), &claims());
         assert_eq!(verify_with(at.clone(), &t, &keys).is_ok(), ok, "{typ}");
     }
     let t = s.sign_with_header(&json!({"alg": "ES256", "kid": "k1"}), &claims());
-    assert_eq!(
-        verify_with(at, &t, &keys).map(|_| ()),
-        claim_err(ClaimError::Type)
-    );
-    let no_logout = ClaimPolicy {
-        typ: TypPolicy::NoneOf(vec!["logout+jwt".into()]),
-        ..policy()
-    };
-    let t = s.sign_with_header(
-        &json!({"alg": "ES256", "kid": "k1", "typ": "logout+jwt"}),
-        &claims(),
-    );
-    assert_eq!(
-        verify_with(no_logout, &t, &keys).map(|_| ()),
-        claim_err(ClaimError::Type)
-    );
+    assert_eq!(verify_with(at, &t, &keys).map(|_| ()), claim_err(ClaimError::Type));
+    let no_logout = ClaimPolicy { typ: TypPolicy::NoneOf(vec!["logout+jwt".into()]), ..policy() };
+    let t =
+        s.sign_with_header(&json!({"alg": "ES256", "kid": "k1", "typ": "logout+jwt"}), &claims());
+    assert_eq!(verify_with(no_logout, &t, &keys).map(|_| ()), claim_err(ClaimError::Type));
 }
 
 #[test]
@@ -277,15 +208,10 @@ fn duplicate_claims_are_rejected_after_the_signature() {
     let keys = KeySet::from_keys(vec![
         VerifyingKey::hmac(&secret, oidc_core::crypto::default_provider()).unwrap(),
     ]);
-    let raw = format!(
-        r#"{{"iss":"{ISS}","iss":"https://evil.example","aud":"api","exp":{}}}"#,
-        NOW + 60
-    );
+    let raw =
+        format!(r#"{{"iss":"{ISS}","iss":"https://evil.example","aud":"api","exp":{}}}"#, NOW + 60);
     let t = hs256(&secret, &json!({"alg": "HS256"}), &raw);
-    assert_eq!(
-        verify_with(policy(), &t, &keys).unwrap_err(),
-        VerifyError::Payload
-    );
+    assert_eq!(verify_with(policy(), &t, &keys).unwrap_err(), VerifyError::Payload);
 }
 
 #[test]
@@ -302,10 +228,7 @@ fn key_selection_and_algorithm_confusion() {
     );
     // Signed by b but claiming a's kid: a is tried and fails.
     let forged = b.sign_with_header(&json!({"alg": "ES256", "kid": "a"}), &claims());
-    assert_eq!(
-        verify_with(policy(), &forged, &keys).unwrap_err(),
-        VerifyError::BadSignature
-    );
+    assert_eq!(verify_with(policy(), &forged, &keys).unwrap_err(), VerifyError::BadSignature);
     // Duplicate kids in a published set: each compatible key is tried.
     let mut b_as_a = b.jwk();
     b_as_a["kid"] = json!("a");
@@ -314,36 +237,21 @@ fn key_selection_and_algorithm_confusion() {
     // HS256 "signed" with the EC public key material as the HMAC secret: an EC key never
     // verifies HS*, and published sets never hold HMAC keys.
     let secret = a.key.public_key().as_ref().to_vec();
-    let confused = hs256(
-        &secret,
-        &json!({"alg": "HS256", "kid": "a"}),
-        &claims().to_string(),
-    );
-    assert_eq!(
-        verify_with(policy(), &confused, &keys).unwrap_err(),
-        VerifyError::NoSuitableKey
-    );
+    let confused = hs256(&secret, &json!({"alg": "HS256", "kid": "a"}), &claims().to_string());
+    assert_eq!(verify_with(policy(), &confused, &keys).unwrap_err(), VerifyError::NoSuitableKey);
     // alg none, with or without a kid, is refused by the default policy.
     let none = format!(
         "{}.{}.",
         base64url::encode(br#"{"alg":"none","kid":"a"}"#),
         base64url::encode(claims().to_string().as_bytes())
     );
-    assert_eq!(
-        verify_with(policy(), &none, &keys).unwrap_err(),
-        VerifyError::AlgorithmNotAllowed
-    );
+    assert_eq!(verify_with(policy(), &none, &keys).unwrap_err(), VerifyError::AlgorithmNotAllowed);
     // The algorithm allow-list applies before any key is touched.
     let only_rs = JwtValidator::new(
-        AlgorithmPolicy {
-            allowed: vec![oidc_core::jose::Algorithm::RS256],
-            allow_none: false,
-        },
+        AlgorithmPolicy { allowed: vec![oidc_core::jose::Algorithm::RS256], allow_none: false },
         policy(),
     );
-    let err = only_rs
-        .verify(&a.sign(&claims()), &keys, UnixTime::from_secs(NOW))
-        .unwrap_err();
+    let err = only_rs.verify(&a.sign(&claims()), &keys, UnixTime::from_secs(NOW)).unwrap_err();
     assert_eq!(err, VerifyError::AlgorithmNotAllowed);
 }
 
@@ -361,20 +269,9 @@ fn candidates_are_bounded() {
         .collect();
     let keys = keyset(jwks);
     let header = json!({"alg": "ES256"});
-    assert!(
-        verify_with(
-            policy(),
-            &signers[3].sign_with_header(&header, &claims()),
-            &keys
-        )
-        .is_ok()
-    );
-    let err = verify_with(
-        policy(),
-        &signers[5].sign_with_header(&header, &claims()),
-        &keys,
-    )
-    .unwrap_err();
+    assert!(verify_with(policy(), &signers[3].sign_with_header(&header, &claims()), &keys).is_ok());
+    let err =
+        verify_with(policy(), &signers[5].sign_with_header(&header, &claims()), &keys).unwrap_err();
     assert_eq!(err, VerifyError::BadSignature);
 }
 
@@ -383,13 +280,7 @@ fn cache_hits_recheck_time_and_key_presence() {
     let s = EcSigner::new("k1");
     let keys = keyset(vec![s.jwk()]);
     let v = JwtValidator::new(AlgorithmPolicy::default(), policy());
-    let mut cache = TokenCache::new(
-        CacheConfig {
-            capacity: 16,
-            max_ttl: 3600,
-        },
-        42,
-    );
+    let mut cache = TokenCache::new(CacheConfig { capacity: 16, max_ttl: 3600 }, 42);
     let token = s.sign(&claims());
     let at = UnixTime::from_secs;
     let (first, o1) = cache.verify(&v, &token, &keys, at(NOW)).unwrap();
@@ -402,23 +293,12 @@ fn cache_hits_recheck_time_and_key_presence() {
     assert_eq!(cache.len(), 0);
     // Another validation policy never shares entries.
     let _ = cache.verify(&v, &token, &keys, at(NOW)).unwrap();
-    let other = JwtValidator::new(
-        AlgorithmPolicy::default(),
-        ClaimPolicy {
-            leeway: 0,
-            ..policy()
-        },
-    );
-    assert_eq!(
-        cache.verify(&other, &token, &keys, at(NOW)).unwrap().1,
-        CacheOutcome::Miss
-    );
+    let other =
+        JwtValidator::new(AlgorithmPolicy::default(), ClaimPolicy { leeway: 0, ..policy() });
+    assert_eq!(cache.verify(&other, &token, &keys, at(NOW)).unwrap().1, CacheOutcome::Miss);
     let strict = JwtValidator::new(
         AlgorithmPolicy::default(),
-        ClaimPolicy {
-            audiences: Some(vec!["x".into()]),
-            ..policy()
-        },
+        ClaimPolicy { audiences: Some(vec!["x".into()]), ..policy() },
     );
     assert_eq!(
         cache.verify(&strict, &token, &keys, at(NOW)).unwrap_err(),
@@ -426,10 +306,7 @@ fn cache_hits_recheck_time_and_key_presence() {
     );
     // The verifying key leaves the set (rotation): the entry no longer answers.
     let rotated = keyset(vec![EcSigner::new("k2").jwk()]);
-    assert_eq!(
-        cache.verify(&v, &token, &rotated, at(NOW)).unwrap_err(),
-        VerifyError::UnknownKid
-    );
+    assert_eq!(cache.verify(&v, &token, &rotated, at(NOW)).unwrap_err(), VerifyError::UnknownKid);
 }
 
 #[test]
@@ -439,43 +316,26 @@ fn cache_is_bounded_and_honours_max_ttl() {
         VerifyingKey::hmac(&secret, oidc_core::crypto::default_provider()).unwrap(),
     ]);
     let v = JwtValidator::new(AlgorithmPolicy::default(), policy());
-    let mut cache = TokenCache::new(
-        CacheConfig {
-            capacity: 100,
-            max_ttl: 60,
-        },
-        7,
-    );
+    let mut cache = TokenCache::new(CacheConfig { capacity: 100, max_ttl: 60 }, 7);
     for i in 0..1000 {
         let mut c = claims();
         c["jti"] = json!(i);
         let t = hs256(&secret, &json!({"alg": "HS256"}), &c.to_string());
-        cache
-            .verify(&v, &t, &keys, UnixTime::from_secs(NOW))
-            .unwrap();
+        cache.verify(&v, &t, &keys, UnixTime::from_secs(NOW)).unwrap();
         assert!(cache.len() <= 100);
     }
     let t = hs256(&secret, &json!({"alg": "HS256"}), &claims().to_string());
     assert_eq!(
-        cache
-            .verify(&v, &t, &keys, UnixTime::from_secs(NOW))
-            .unwrap()
-            .1,
+        cache.verify(&v, &t, &keys, UnixTime::from_secs(NOW)).unwrap().1,
         CacheOutcome::Miss
     );
     assert_eq!(
-        cache
-            .verify(&v, &t, &keys, UnixTime::from_secs(NOW + 59))
-            .unwrap()
-            .1,
+        cache.verify(&v, &t, &keys, UnixTime::from_secs(NOW + 59)).unwrap().1,
         CacheOutcome::Hit
     );
     // max_ttl reached: verified afresh (still valid until exp).
     assert_eq!(
-        cache
-            .verify(&v, &t, &keys, UnixTime::from_secs(NOW + 60))
-            .unwrap()
-            .1,
+        cache.verify(&v, &t, &keys, UnixTime::from_secs(NOW + 60)).unwrap().1,
         CacheOutcome::Miss
     );
 }

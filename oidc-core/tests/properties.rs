@@ -1,11 +1,6 @@
 //! Property tests: no input panics a parser, base64url round-trips, and a token's validity over
 //! time is one interval.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::sync::OnceLock;
 
@@ -37,10 +32,7 @@ fn hs256_token(claims: &Value) -> String {
     let input = format!("{header}.{payload}");
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&[7; 32]).unwrap();
     mac.update(input.as_bytes());
-    format!(
-        "{input}.{}",
-        base64url::encode(&mac.finalize().into_bytes())
-    )
+    format!("{input}.{}", base64url::encode(&mac.finalize().into_bytes()))
 }
 
 /// Any short string of JSON-ish and token-ish characters.

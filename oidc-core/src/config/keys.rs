@@ -27,10 +27,7 @@ pub(super) fn private_key(obj: &Obj<'_>, key: &str, errs: &mut Errors) -> Option
         && trimmed.contains("-----END ")
         && trimmed.ends_with("PRIVATE KEY-----");
     if !shaped {
-        errs.add(
-            &path,
-            "must be a PEM private key (\"-----BEGIN ... PRIVATE KEY-----\")",
-        );
+        errs.add(&path, "must be a PEM private key (\"-----BEGIN ... PRIVATE KEY-----\")");
         return None;
     }
     if first.contains("ENCRYPTED") {
@@ -64,10 +61,7 @@ pub(super) fn dpop(root: &Obj<'_>, errs: &mut Errors) -> Option<DpopConfig> {
     if enabled {
         for key in ["private_key", "public_jwk"] {
             if !obj.has(key) {
-                errs.add(
-                    &obj.path_of(key),
-                    "is required when \"dpop.enabled\" is true",
-                );
+                errs.add(&obj.path_of(key), "is required when \"dpop.enabled\" is true");
             }
         }
     }
@@ -83,29 +77,20 @@ pub(super) fn dpop(root: &Obj<'_>, errs: &mut Errors) -> Option<DpopConfig> {
 fn check_public_only(jwk: &Map<String, Value>, path: &str, errs: &mut Errors) {
     for member in PRIVATE_MEMBERS {
         if jwk.contains_key(member) {
-            errs.add(
-                &join(path, member),
-                "is a private key member, not allowed in a public JWK",
-            );
+            errs.add(&join(path, member), "is a private key member, not allowed in a public JWK");
         }
     }
 }
 
 /// `kty` (and `crv`) fit `alg`, and the key's public members are non-empty strings.
 fn check_jwk_matches(jwk: &Map<String, Value>, path: &str, alg: &str, errs: &mut Errors) {
-    let (kty, members): (&str, &[&str]) = if alg == "ES256" {
-        ("EC", &["crv", "x", "y"])
-    } else {
-        ("RSA", &["n", "e"])
-    };
+    let (kty, members): (&str, &[&str]) =
+        if alg == "ES256" { ("EC", &["crv", "x", "y"]) } else { ("RSA", &["n", "e"]) };
     let kty_path = join(path, "kty");
     match jwk.get("kty") {
         Some(Value::String(k)) if k == kty => {}
         Some(Value::String(k)) => {
-            errs.add(
-                &kty_path,
-                format!("is \"{k}\", but signing_alg {alg} needs \"{kty}\""),
-            );
+            errs.add(&kty_path, format!("is \"{k}\", but signing_alg {alg} needs \"{kty}\""));
             return;
         }
         Some(other) => {

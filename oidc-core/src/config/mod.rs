@@ -71,10 +71,7 @@ impl OidcConfig {
     /// validates it.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigErrors> {
         let value = json::parse_value(bytes).map_err(|e| {
-            ConfigErrors(alloc::vec![ConfigError {
-                path: String::new(),
-                message: e.to_string(),
-            }])
+            ConfigErrors(alloc::vec![ConfigError { path: String::new(), message: e.to_string() }])
         })?;
         Self::from_value(&value, "")
     }
@@ -89,11 +86,7 @@ impl OidcConfig {
         };
         let config = parse::root(&root, &mut errs);
         validate::cross_member(&config, &root, &mut errs);
-        if errs.0.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigErrors(errs.0))
-        }
+        if errs.0.is_empty() { Ok(config) } else { Err(ConfigErrors(errs.0)) }
     }
 
     /// Warnings that do not refuse the config (APISIX `check_https` / `check_tls_bool`): a

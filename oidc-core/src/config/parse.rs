@@ -23,11 +23,8 @@ pub(super) const AUTH_METHODS: [(&str, AuthMethod); 4] = [
     ("client_secret_jwt", AuthMethod::ClientSecretJwt),
 ];
 
-const UNAUTH_ACTIONS: [(&str, UnauthAction); 3] = [
-    ("auth", UnauthAction::Auth),
-    ("deny", UnauthAction::Deny),
-    ("pass", UnauthAction::Pass),
-];
+const UNAUTH_ACTIONS: [(&str, UnauthAction); 3] =
+    [("auth", UnauthAction::Auth), ("deny", UnauthAction::Deny), ("pass", UnauthAction::Pass)];
 
 /// `client_jwt_assertion_alg` values (APISIX's enum).
 const ASSERTION_ALGS: [(&str, &str); 6] = [
@@ -43,10 +40,7 @@ const ASSERTION_ALGS: [(&str, &str); 6] = [
 const FLAT_NAMES: [(&str, &str); 7] = [
     ("use_par", "par.enabled"),
     ("pushed_authorization_request_endpoint", "par.endpoint"),
-    (
-        "pushed_authorization_request_endpoint_auth_method",
-        "par.endpoint_auth_method",
-    ),
+    ("pushed_authorization_request_endpoint_auth_method", "par.endpoint_auth_method"),
     ("use_dpop", "dpop.enabled"),
     ("dpop_signing_alg", "dpop.signing_alg"),
     ("dpop_private_key", "dpop.private_key"),
@@ -58,19 +52,14 @@ const FLAT_NAMES: [(&str, &str); 7] = [
 pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> OidcConfig {
     for (flat, nested) in FLAT_NAMES {
         if obj.has(flat) {
-            errs.add(
-                &obj.path_of(flat),
-                format!("is not allowed, use {nested} instead"),
-            );
+            errs.add(&obj.path_of(flat), format!("is not allowed, use {nested} instead"));
         }
     }
     let s = |key: &str, errs: &mut Errors, default: &str| {
-        obj.string(key, errs)
-            .unwrap_or_else(|| String::from(default))
+        obj.string(key, errs).unwrap_or_else(|| String::from(default))
     };
     let method = |key: &str, errs: &mut Errors| {
-        obj.one_of(key, &AUTH_METHODS, errs)
-            .unwrap_or(AuthMethod::ClientSecretBasic)
+        obj.one_of(key, &AUTH_METHODS, errs).unwrap_or(AuthMethod::ClientSecretBasic)
     };
     let bearer_only = obj.boolean("bearer_only", errs).unwrap_or(false);
     OidcConfig {
@@ -116,9 +105,7 @@ pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> OidcConfig {
 
         logout_path: s("logout_path", errs, "/logout"),
         post_logout_redirect_uri: obj.string("post_logout_redirect_uri", errs),
-        revoke_tokens_on_logout: obj
-            .boolean("revoke_tokens_on_logout", errs)
-            .unwrap_or(false),
+        revoke_tokens_on_logout: obj.boolean("revoke_tokens_on_logout", errs).unwrap_or(false),
 
         bearer_only,
         introspection_endpoint: obj.string("introspection_endpoint", errs),
@@ -143,13 +130,9 @@ pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> OidcConfig {
             .boolean("access_token_in_authorization_header", errs)
             .unwrap_or(false),
         set_id_token_header: obj.boolean("set_id_token_header", errs).unwrap_or(true),
-        set_raw_id_token_header: obj
-            .boolean("set_raw_id_token_header", errs)
-            .unwrap_or(false),
+        set_raw_id_token_header: obj.boolean("set_raw_id_token_header", errs).unwrap_or(false),
         set_userinfo_header: obj.boolean("set_userinfo_header", errs).unwrap_or(true),
-        set_refresh_token_header: obj
-            .boolean("set_refresh_token_header", errs)
-            .unwrap_or(false),
+        set_refresh_token_header: obj.boolean("set_refresh_token_header", errs).unwrap_or(false),
 
         session: session::parse(obj, bearer_only, errs),
     }
@@ -202,10 +185,7 @@ fn addon_headers(obj: &Obj<'_>, errs: &mut Errors) -> Vec<String> {
         return Vec::new();
     };
     let path = obj.path_of(KEY);
-    if obj
-        .get(KEY)
-        .is_some_and(|v| v.as_array().is_some_and(Vec::is_empty))
-    {
+    if obj.get(KEY).is_some_and(|v| v.as_array().is_some_and(Vec::is_empty)) {
         errs.add(&path, "must have at least 1 item");
     }
     for (i, name) in names.iter().enumerate() {
@@ -222,10 +202,7 @@ fn authorization_params(obj: &Obj<'_>, errs: &mut Errors) -> serde_json::Map<Str
         None => serde_json::Map::new(),
         Some(Value::Object(map)) => map.clone(),
         Some(other) => {
-            errs.add(
-                &obj.path_of("authorization_params"),
-                wrong_type("object", other),
-            );
+            errs.add(&obj.path_of("authorization_params"), wrong_type("object", other));
             serde_json::Map::new()
         }
     }
@@ -251,10 +228,7 @@ fn signing_algs(obj: &Obj<'_>, errs: &mut Errors) -> Vec<String> {
         Some(Value::String(name)) => alloc::vec![(path, name.clone())],
         Some(Value::Array(list)) => {
             if list.is_empty() {
-                errs.add(
-                    &path,
-                    "must not be empty (leave it out to accept every algorithm)",
-                );
+                errs.add(&path, "must not be empty (leave it out to accept every algorithm)");
             }
             list.iter()
                 .enumerate()
@@ -289,16 +263,11 @@ fn claim_validator(obj: &Obj<'_>, errs: &mut Errors) -> ClaimValidator {
         .and_then(|issuer| issuer.string_list("valid_issuers", errs))
         .unwrap_or_default();
     let audience = cv.object("audience", errs).map(|aud| AudienceValidator {
-        claim: aud
-            .string("claim", errs)
-            .unwrap_or_else(|| String::from("aud")),
+        claim: aud.string("claim", errs).unwrap_or_else(|| String::from("aud")),
         required: aud.boolean("required", errs).unwrap_or(false),
         match_with_client_id: aud.boolean("match_with_client_id", errs).unwrap_or(false),
     });
-    ClaimValidator {
-        valid_issuers,
-        audience,
-    }
+    ClaimValidator { valid_issuers, audience }
 }
 
 /// `claim_schema`: a JSON Schema object (kept as is).

@@ -21,10 +21,7 @@ pub(super) struct Errors(pub(super) Vec<ConfigError>);
 impl Errors {
     /// Records one problem.
     pub(super) fn add(&mut self, path: &str, message: impl Into<String>) {
-        self.0.push(ConfigError {
-            path: path.to_string(),
-            message: message.into(),
-        });
+        self.0.push(ConfigError { path: path.to_string(), message: message.into() });
     }
 
     /// Whether a problem was already recorded at `path` (to avoid a second, derived error).
@@ -35,11 +32,7 @@ impl Errors {
 
 /// `base.key`, or `key` when `base` is empty.
 pub(super) fn join(base: &str, key: &str) -> String {
-    if base.is_empty() {
-        key.to_string()
-    } else {
-        format!("{base}.{key}")
-    }
+    if base.is_empty() { key.to_string() } else { format!("{base}.{key}") }
 }
 
 /// `path[index]`.
@@ -218,10 +211,7 @@ impl<'a> Obj<'a> {
             return Some(*v);
         }
         let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-        errs.add(
-            &self.path_of(key),
-            format!("must be one of: {}", names.join(", ")),
-        );
+        errs.add(&self.path_of(key), format!("must be one of: {}", names.join(", ")));
         None
     }
 }

@@ -30,10 +30,8 @@ const SAME_SITE: [(&str, SameSite); 4] = [
     ("Default", SameSite::Default),
 ];
 
-const STORAGE: [(&str, SessionStorage); 2] = [
-    ("cookie", SessionStorage::Cookie),
-    ("redis", SessionStorage::Redis),
-];
+const STORAGE: [(&str, SessionStorage); 2] =
+    [("cookie", SessionStorage::Cookie), ("redis", SessionStorage::Redis)];
 
 /// Minimum `session.secret` length, in characters.
 const MIN_SECRET_CHARS: usize = 16;
@@ -51,50 +49,32 @@ pub(super) fn parse(root: &Obj<'_>, bearer_only: bool, errs: &mut Errors) -> Opt
     let obj = Obj::new(value, root.path_of("session"), errs)?;
     for key in obj.keys() {
         if !KNOWN.contains(&key.as_str()) {
-            errs.add(
-                &obj.path_of(key),
-                "is not allowed (session has no such option)",
-            );
+            errs.add(&obj.path_of(key), "is not allowed (session has no such option)");
         }
     }
     let secret = if obj.has("secret") {
-        obj.string("secret", errs)
-            .filter(|s| check_secret(s, &obj, errs))
+        obj.string("secret", errs).filter(|s| check_secret(s, &obj, errs))
     } else {
-        errs.add(
-            &obj.path_of("secret"),
-            if bearer_only { "is required" } else { NEEDED },
-        );
+        errs.add(&obj.path_of("secret"), if bearer_only { "is required" } else { NEEDED });
         None
     };
     let usable = secret.is_some();
     let session = SessionConfig {
         secret: secret.unwrap_or_default(),
-        cookie_name: obj
-            .string("cookie_name", errs)
-            .unwrap_or_else(|| String::from("session")),
-        cookie_path: obj
-            .string("cookie_path", errs)
-            .unwrap_or_else(|| String::from("/")),
+        cookie_name: obj.string("cookie_name", errs).unwrap_or_else(|| String::from("session")),
+        cookie_path: obj.string("cookie_path", errs).unwrap_or_else(|| String::from("/")),
         cookie_domain: obj.string("cookie_domain", errs),
         cookie_secure: obj.boolean("cookie_secure", errs),
         cookie_http_only: obj.boolean("cookie_http_only", errs).unwrap_or(true),
-        cookie_same_site: obj
-            .one_of("cookie_same_site", &SAME_SITE, errs)
-            .unwrap_or(SameSite::Lax),
+        cookie_same_site: obj.one_of("cookie_same_site", &SAME_SITE, errs).unwrap_or(SameSite::Lax),
         idling_timeout: obj.uint("idling_timeout", errs).unwrap_or(900),
         rolling_timeout: obj.uint("rolling_timeout", errs).unwrap_or(3600),
         absolute_timeout: absolute_timeout(&obj, errs),
-        storage: obj
-            .one_of("storage", &STORAGE, errs)
-            .unwrap_or(SessionStorage::Cookie),
+        storage: obj.one_of("storage", &STORAGE, errs).unwrap_or(SessionStorage::Cookie),
         redis: obj.object("redis", errs).map(|r| redis(&r, errs)),
     };
     if session.storage == SessionStorage::Redis && !obj.has("redis") {
-        errs.add(
-            &obj.path_of("redis"),
-            "is required when \"storage\" is \"redis\"",
-        );
+        errs.add(&obj.path_of("redis"), "is required when \"storage\" is \"redis\"");
     }
     usable.then_some(session)
 }
@@ -103,10 +83,7 @@ pub(super) fn parse(root: &Obj<'_>, bearer_only: bool, errs: &mut Errors) -> Opt
 fn check_secret(secret: &str, obj: &Obj<'_>, errs: &mut Errors) -> bool {
     let ok = secret.chars().count() >= MIN_SECRET_CHARS;
     if !ok {
-        errs.add(
-            &obj.path_of("secret"),
-            "must be at least 16 characters long",
-        );
+        errs.add(&obj.path_of("secret"), "must be at least 16 characters long");
     }
     ok
 }
@@ -114,18 +91,14 @@ fn check_secret(secret: &str, obj: &Obj<'_>, errs: &mut Errors) -> bool {
 /// `absolute_timeout`, else the deprecated `cookie.lifetime` (as APISIX maps it), else 86400.
 fn absolute_timeout(obj: &Obj<'_>, errs: &mut Errors) -> u64 {
     let explicit = obj.uint("absolute_timeout", errs);
-    let lifetime = obj
-        .object("cookie", errs)
-        .and_then(|cookie| cookie.uint("lifetime", errs));
+    let lifetime = obj.object("cookie", errs).and_then(|cookie| cookie.uint("lifetime", errs));
     explicit.or(lifetime).unwrap_or(86_400)
 }
 
 /// `session.redis`.
 fn redis(obj: &Obj<'_>, errs: &mut Errors) -> RedisConfig {
     RedisConfig {
-        host: obj
-            .string("host", errs)
-            .unwrap_or_else(|| String::from("127.0.0.1")),
+        host: obj.string("host", errs).unwrap_or_else(|| String::from("127.0.0.1")),
         port: obj
             .uint_in("port", 1, u64::from(u16::MAX), errs)
             .and_then(|p| u16::try_from(p).ok())
@@ -136,9 +109,7 @@ fn redis(obj: &Obj<'_>, errs: &mut Errors) -> RedisConfig {
             .uint_in("database", 0, u64::from(u32::MAX), errs)
             .and_then(|d| u32::try_from(d).ok())
             .unwrap_or(0),
-        prefix: obj
-            .string("prefix", errs)
-            .unwrap_or_else(|| String::from("sessions")),
+        prefix: obj.string("prefix", errs).unwrap_or_else(|| String::from("sessions")),
         ssl: obj.boolean("ssl", errs).unwrap_or(false),
         ssl_verify: obj.boolean("ssl_verify", errs).unwrap_or(true),
         server_name: obj.string("server_name", errs),

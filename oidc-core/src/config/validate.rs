@@ -56,10 +56,7 @@ fn reachable_methods(cfg: &OidcConfig) -> Vec<(&'static str, AuthMethod)> {
         out.push(("token_endpoint_auth_method", cfg.token_endpoint_auth_method));
     }
     if cfg.bearer_branch() && cfg.public_key.is_none() && !cfg.use_jwks {
-        out.push((
-            "introspection_endpoint_auth_method",
-            cfg.introspection_endpoint_auth_method,
-        ));
+        out.push(("introspection_endpoint_auth_method", cfg.introspection_endpoint_auth_method));
     }
     if let Some(par) = &cfg.par
         && par.enabled
@@ -81,19 +78,15 @@ fn credential(
     errs: &mut Errors,
 ) {
     let (key, present) = match method {
-        AuthMethod::PrivateKeyJwt => (
-            "client_rsa_private_key",
-            cfg.client_rsa_private_key.is_some(),
-        ),
+        AuthMethod::PrivateKeyJwt => {
+            ("client_rsa_private_key", cfg.client_rsa_private_key.is_some())
+        }
         AuthMethod::ClientSecretJwt => ("client_secret", cfg.client_secret.is_some()),
         AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => return,
     };
     let path = root.path_of(key);
     if !present && !errs.has(&path) {
-        errs.add(
-            &path,
-            format!("is required when \"{option}\" is \"{}\"", method.name()),
-        );
+        errs.add(&path, format!("is required when \"{option}\" is \"{}\"", method.name()));
     }
 }
 
@@ -117,11 +110,7 @@ fn assertion_alg(
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => false,
         };
         if clash {
-            let needs = if symmetric {
-                "RS256, RS512, ES256 or ES512"
-            } else {
-                "HS256 or HS512"
-            };
+            let needs = if symmetric { "RS256, RS512, ES256 or ES512" } else { "HS256 or HS512" };
             errs.add(
                 &root.path_of("client_jwt_assertion_alg"),
                 format!(

@@ -19,40 +19,17 @@ pub(super) fn collect(cfg: &OidcConfig) -> Vec<ConfigError> {
             return;
         }
         if !is_https(url) {
-            out.push(ConfigError {
-                path: String::from(path),
-                message: String::from(NOT_HTTPS),
-            });
+            out.push(ConfigError { path: String::from(path), message: String::from(NOT_HTTPS) });
         }
     };
     check("discovery", Some(&cfg.discovery), false);
-    check(
-        "introspection_endpoint",
-        cfg.introspection_endpoint.as_deref(),
-        false,
-    );
+    check("introspection_endpoint", cfg.introspection_endpoint.as_deref(), false);
     check("redirect_uri", cfg.redirect_uri.as_deref(), true);
-    check(
-        "post_logout_redirect_uri",
-        cfg.post_logout_redirect_uri.as_deref(),
-        true,
-    );
-    check(
-        "par.endpoint",
-        cfg.par.as_ref().and_then(|p| p.endpoint.as_deref()),
-        false,
-    );
+    check("post_logout_redirect_uri", cfg.post_logout_redirect_uri.as_deref(), true);
+    check("par.endpoint", cfg.par.as_ref().and_then(|p| p.endpoint.as_deref()), false);
     let proxy = cfg.proxy_opts.as_ref();
-    check(
-        "proxy_opts.http_proxy",
-        proxy.and_then(|p| p.http_proxy.as_deref()),
-        false,
-    );
-    check(
-        "proxy_opts.https_proxy",
-        proxy.and_then(|p| p.https_proxy.as_deref()),
-        false,
-    );
+    check("proxy_opts.http_proxy", proxy.and_then(|p| p.http_proxy.as_deref()), false);
+    check("proxy_opts.https_proxy", proxy.and_then(|p| p.https_proxy.as_deref()), false);
     if !cfg.ssl_verify {
         out.push(ConfigError {
             path: String::from("ssl_verify"),
@@ -66,6 +43,5 @@ pub(super) fn collect(cfg: &OidcConfig) -> Vec<ConfigError> {
 
 /// `https://…`, scheme compared case-insensitively.
 fn is_https(url: &str) -> bool {
-    url.get(..8)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }

@@ -29,10 +29,7 @@ enum Extracted<'a> {
 }
 
 fn header<'a>(req: &RequestView<'a>, name: &str) -> Option<&'a [u8]> {
-    req.headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| *v)
+    req.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
 }
 
 /// `Authorization: Bearer <token>` (scheme case-insensitive), else `X-Access-Token` as in
@@ -118,11 +115,7 @@ impl Engine {
                 Some((name.clone(), String::from(v)))
             })
             .collect();
-        let pending = Pending {
-            route,
-            access_token: String::from(access_token),
-            addon_headers,
-        };
+        let pending = Pending { route, access_token: String::from(access_token), addon_headers };
         self.evaluate(now, rng, token, pending);
     }
 
@@ -193,10 +186,7 @@ impl Engine {
     ) -> Result<Option<Arc<ProviderMetadata>>, Decision> {
         let settings = self.settings.clone();
         let Some(p) = self.providers.get_mut(&provider) else {
-            return Err(Decision::Deny(Denial::unavailable(
-                Reason::IdpUnavailable,
-                1,
-            )));
+            return Err(Decision::Deny(Denial::unavailable(Reason::IdpUnavailable, 1)));
         };
         let (state, refresh) = p.discovery.poll(now.mono, &settings);
         if refresh == Refresh::Start {
@@ -214,10 +204,7 @@ impl Engine {
             }
             self.intents.insert(
                 id,
-                InFlight {
-                    kind: IntentKind::Discovery { provider },
-                    deadline: intent.deadline,
-                },
+                InFlight { kind: IntentKind::Discovery { provider }, deadline: intent.deadline },
             );
             self.out.push_back(Output::Http(intent));
         }
@@ -235,21 +222,14 @@ impl Engine {
     ) -> Result<Option<Arc<KeySet>>, Decision> {
         let settings = self.settings.clone();
         let Some(p) = self.providers.get_mut(&provider) else {
-            return Err(Decision::Deny(Denial::unavailable(
-                Reason::IdpUnavailable,
-                1,
-            )));
+            return Err(Decision::Deny(Denial::unavailable(Reason::IdpUnavailable, 1)));
         };
         // A new jwks_uri (the provider changed it) makes the cached set irrelevant.
         let uri_changed = p.jwks_uri.as_deref().is_some_and(|u| u != uri);
         let (state, mut refresh) = p.jwks.poll(now.mono, &settings);
         let state = match state {
             SlotState::Ready(_) if uri_changed => {
-                refresh = if p.jwks.inflight.is_none() {
-                    Refresh::Start
-                } else {
-                    Refresh::No
-                };
+                refresh = if p.jwks.inflight.is_none() { Refresh::Start } else { Refresh::No };
                 SlotState::Wait
             }
             s => s,
@@ -262,28 +242,13 @@ impl Engine {
 
     fn start_jwks(&mut self, now: Now, provider: u32, uri: &str, route: &Route) {
         let id = self.next_intent_id();
-        let intent = get_intent(
-            id,
-            uri,
-            Purpose::Jwks,
-            route,
-            now,
-            self.settings.max_document_bytes,
-        );
+        let intent =
+            get_intent(id, uri, Purpose::Jwks, route, now, self.settings.max_document_bytes);
         if let Some(p) = self.providers.get_mut(&provider) {
             p.jwks.started(id);
         }
-        let kind = IntentKind::Jwks {
-            provider,
-            uri: String::from(uri),
-        };
-        self.intents.insert(
-            id,
-            InFlight {
-                kind,
-                deadline: intent.deadline,
-            },
-        );
+        let kind = IntentKind::Jwks { provider, uri: String::from(uri) };
+        self.intents.insert(id, InFlight { kind, deadline: intent.deadline });
         self.out.push_back(Output::Http(intent));
     }
 
@@ -298,21 +263,15 @@ impl Engine {
         let max_waiters = self.settings.max_waiters_per_fetch;
         match state {
             SlotState::Ready(v) => Ok(Some(v)),
-            SlotState::Unavailable { retry_after_secs } => Err(Decision::Deny(
-                Denial::unavailable(Reason::IdpUnavailable, retry_after_secs),
-            )),
+            SlotState::Unavailable { retry_after_secs } => {
+                Err(Decision::Deny(Denial::unavailable(Reason::IdpUnavailable, retry_after_secs)))
+            }
             SlotState::Wait => {
                 let Some(p) = self.providers.get_mut(&provider) else {
-                    return Err(Decision::Deny(Denial::unavailable(
-                        Reason::IdpUnavailable,
-                        1,
-                    )));
+                    return Err(Decision::Deny(Denial::unavailable(Reason::IdpUnavailable, 1)));
                 };
-                let waiters = if discovery {
-                    &mut p.discovery.waiters
-                } else {
-                    &mut p.jwks.waiters
-                };
+                let waiters =
+                    if discovery { &mut p.discovery.waiters } else { &mut p.jwks.waiters };
                 if waiters.len() >= max_waiters {
                     return Err(Decision::Deny(Denial::unavailable(Reason::Overloaded, 1)));
                 }
@@ -346,16 +305,12 @@ impl Engine {
                 .verify(&p.access_token, &keys, now.wall)
                 .map(|t| (Arc::new(t), CacheOutcome::Miss))
         } else {
-            self.token_cache
-                .verify(&validator, &p.access_token, &keys, now.wall)
+            self.token_cache.verify(&validator, &p.access_token, &keys, now.wall)
         };
         match result {
             Ok((verified, outcome)) => {
-                let via = if outcome == CacheOutcome::Hit {
-                    AuthVia::JwtCached
-                } else {
-                    AuthVia::Jwt
-                };
+                let via =
+                    if outcome == CacheOutcome::Hit { AuthVia::JwtCached } else { AuthVia::Jwt };
                 Step::Done(grant(
                     route,
                     &p.access_token,
@@ -415,12 +370,8 @@ impl Engine {
         {
             return Some(Arc::clone(v));
         }
-        let v = Arc::new(super::route::validator(
-            &route.cfg,
-            alloc::vec![String::from(issuer)],
-        ));
-        self.validators
-            .insert(route.uid, (String::from(issuer), Arc::clone(&v)));
+        let v = Arc::new(super::route::validator(&route.cfg, alloc::vec![String::from(issuer)]));
+        self.validators.insert(route.uid, (String::from(issuer), Arc::clone(&v)));
         Some(v)
     }
 
@@ -445,10 +396,8 @@ impl Engine {
         }
         // Coalesce: one introspection per token at a time.
         if let Some(id) = self.introspection_inflight.get(&key).copied()
-            && let Some(InFlight {
-                kind: IntentKind::Introspection { waiters, .. },
-                ..
-            }) = self.intents.get_mut(&id)
+            && let Some(InFlight { kind: IntentKind::Introspection { waiters, .. }, .. }) =
+                self.intents.get_mut(&id)
         {
             if waiters.len() >= self.settings.max_waiters_per_fetch {
                 return Step::Done(Decision::Deny(Denial::unavailable(Reason::Overloaded, 1)));
@@ -458,10 +407,7 @@ impl Engine {
         }
         let cfg = &route.cfg;
         let mut headers = alloc::vec![
-            (
-                String::from("Content-Type"),
-                String::from("application/x-www-form-urlencoded")
-            ),
+            (String::from("Content-Type"), String::from("application/x-www-form-urlencoded")),
             (String::from("Accept"), String::from("application/json")),
         ];
         for (name, value) in &p.addon_headers {
@@ -502,13 +448,7 @@ impl Engine {
             route: Arc::clone(&route),
             waiters: alloc::vec![token],
         };
-        self.intents.insert(
-            id,
-            InFlight {
-                kind,
-                deadline: intent.deadline,
-            },
-        );
+        self.intents.insert(id, InFlight { kind, deadline: intent.deadline });
         self.out.push_back(Output::Http(intent));
         Step::Waiting
     }
@@ -537,11 +477,7 @@ fn get_intent(
 }
 
 fn misconfigured() -> Decision {
-    Decision::Deny(Denial::other(
-        500,
-        Reason::Misconfigured,
-        "gateway misconfigured",
-    ))
+    Decision::Deny(Denial::other(500, Reason::Misconfigured, "gateway misconfigured"))
 }
 
 fn anonymous() -> Decision {
@@ -578,20 +514,12 @@ pub(super) fn grant(
     let cfg = &route.cfg;
     if !cfg.required_scopes.is_empty() {
         let have = scopes(claims);
-        let missing: Vec<&str> = cfg
-            .required_scopes
-            .iter()
-            .map(String::as_str)
-            .filter(|s| !have.contains(s))
-            .collect();
+        let missing: Vec<&str> =
+            cfg.required_scopes.iter().map(String::as_str).filter(|s| !have.contains(s)).collect();
         if !missing.is_empty() {
             // The message names only configured scopes, never token content.
             let msg = alloc::format!("required scopes {} not present", missing.join(", "));
-            return Decision::Deny(Denial::forbidden(
-                &cfg.realm,
-                Reason::InsufficientScope,
-                &msg,
-            ));
+            return Decision::Deny(Denial::forbidden(&cfg.realm, Reason::InsufficientScope, &msg));
         }
     }
     if let Some(aud) = &cfg.claim_validator.audience {
@@ -608,9 +536,9 @@ pub(super) fn grant(
             Some(v) if aud.match_with_client_id => {
                 let ok = match v {
                     Value::String(s) => *s == cfg.client_id,
-                    Value::Array(items) => items
-                        .iter()
-                        .any(|i| i.as_str() == Some(cfg.client_id.as_str())),
+                    Value::Array(items) => {
+                        items.iter().any(|i| i.as_str() == Some(cfg.client_id.as_str()))
+                    }
                     _ => false,
                 };
                 if !ok {
@@ -633,16 +561,9 @@ pub(super) fn grant(
         }
     }
     if cfg.set_userinfo_header {
-        set_headers.push((
-            "x-userinfo",
-            base64::engine::general_purpose::STANDARD.encode(raw_claims),
-        ));
+        set_headers
+            .push(("x-userinfo", base64::engine::general_purpose::STANDARD.encode(raw_claims)));
     }
     let subject = claims.get("sub").and_then(Value::as_str).map(String::from);
-    Decision::Allow(Grant {
-        remove_headers: IDENTITY_HEADERS.to_vec(),
-        set_headers,
-        subject,
-        via,
-    })
+    Decision::Allow(Grant { remove_headers: IDENTITY_HEADERS.to_vec(), set_headers, subject, via })
 }

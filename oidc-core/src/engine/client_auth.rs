@@ -53,10 +53,7 @@ pub(crate) fn apply(
             }
         }
         AuthMethod::ClientSecretJwt => {
-            let secret = cfg
-                .client_secret
-                .as_deref()
-                .ok_or(ClientAuthError::MissingCredential)?;
+            let secret = cfg.client_secret.as_deref().ok_or(ClientAuthError::MissingCredential)?;
             let alg = match cfg.client_jwt_assertion_alg.as_deref() {
                 Some("HS512") => "HS512",
                 _ => "HS256",
@@ -78,32 +75,20 @@ pub(crate) fn apply(
             };
             form_pair(form, "client_id", &cfg.client_id);
             form_pair(form, "client_assertion_type", ASSERTION_TYPE);
-            form_pair(
-                form,
-                "client_assertion",
-                &format!("{input}.{}", base64url::encode(&tag)),
-            );
+            form_pair(form, "client_assertion", &format!("{input}.{}", base64url::encode(&tag)));
         }
         AuthMethod::PrivateKeyJwt => {
-            let pem = cfg
-                .client_rsa_private_key
-                .as_deref()
-                .ok_or(ClientAuthError::MissingCredential)?;
+            let pem =
+                cfg.client_rsa_private_key.as_deref().ok_or(ClientAuthError::MissingCredential)?;
             let signer =
                 super::signer::ClientSigner::from_pem(pem, cfg.client_jwt_assertion_alg.as_deref())
                     .map_err(|()| ClientAuthError::BadKey)?;
             let kid = cfg.client_rsa_private_key_id.as_deref();
             let input = assertion_input(cfg, signer.alg(), kid, endpoint, now, rng);
-            let sig = signer
-                .sign(input.as_bytes())
-                .map_err(|()| ClientAuthError::BadKey)?;
+            let sig = signer.sign(input.as_bytes()).map_err(|()| ClientAuthError::BadKey)?;
             form_pair(form, "client_id", &cfg.client_id);
             form_pair(form, "client_assertion_type", ASSERTION_TYPE);
-            form_pair(
-                form,
-                "client_assertion",
-                &format!("{input}.{}", base64url::encode(&sig)),
-            );
+            form_pair(form, "client_assertion", &format!("{input}.{}", base64url::encode(&sig)));
         }
     }
     Ok(())
@@ -126,10 +111,7 @@ fn assertion_input(
     rng.fill_public(&mut jti);
     let iat = now.wall.as_secs();
     let exp = iat.saturating_add(i64::try_from(cfg.client_jwt_assertion_expires_in).unwrap_or(60));
-    let aud = cfg
-        .client_jwt_assertion_audience
-        .as_deref()
-        .unwrap_or(endpoint);
+    let aud = cfg.client_jwt_assertion_audience.as_deref().unwrap_or(endpoint);
     let claims = json!({
         "iss": cfg.client_id, "sub": cfg.client_id, "aud": aud,
         "jti": base64url::encode(&jti), "iat": iat, "exp": exp,

@@ -12,13 +12,8 @@ use crate::jose::{ClaimError, VerifyError};
 
 /// Headers the gateway sets for the upstream; the same names coming from a client are always
 /// removed, so an upstream can trust them.
-pub const IDENTITY_HEADERS: [&str; 5] = [
-    "x-access-token",
-    "x-id-token",
-    "x-userinfo",
-    "x-refresh-token",
-    "x-raw-id-token",
-];
+pub const IDENTITY_HEADERS: [&str; 5] =
+    ["x-access-token", "x-id-token", "x-userinfo", "x-refresh-token", "x-raw-id-token"];
 
 /// The engine's verdict on one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,29 +201,16 @@ impl Denial {
         if reason == Reason::InsufficientScope {
             let challenge = www_authenticate(
                 realm,
-                Some((
-                    "insufficient_scope",
-                    "the access token lacks a required scope",
-                )),
+                Some(("insufficient_scope", "the access token lacks a required scope")),
             );
             headers.push(("www-authenticate", challenge));
         }
-        Self {
-            status: 403,
-            reason,
-            headers,
-            body: json_error(message),
-        }
+        Self { status: 403, reason, headers, body: json_error(message) }
     }
 
     /// 400 for a malformed request.
     pub(crate) fn bad_request(reason: Reason) -> Self {
-        Self {
-            status: 400,
-            reason,
-            headers: Vec::new(),
-            body: json_error("bad request"),
-        }
+        Self { status: 400, reason, headers: Vec::new(), body: json_error("bad request") }
     }
 
     /// 503 with `Retry-After`.
@@ -253,21 +235,13 @@ impl Denial {
 
     /// Another status with a fixed message.
     pub(crate) fn other(status: u16, reason: Reason, message: &str) -> Self {
-        Self {
-            status,
-            reason,
-            headers: Vec::new(),
-            body: json_error(message),
-        }
+        Self { status, reason, headers: Vec::new(), body: json_error(message) }
     }
 }
 
 /// `{"error":"<message>"}` for messages built from fixed strings and configuration.
 pub(crate) fn json_error(message: &str) -> String {
     let mut v = serde_json::Map::new();
-    v.insert(
-        "error".to_owned(),
-        serde_json::Value::String(message.to_owned()),
-    );
+    v.insert("error".to_owned(), serde_json::Value::String(message.to_owned()));
     serde_json::Value::Object(v).to_string()
 }

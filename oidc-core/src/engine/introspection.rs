@@ -41,10 +41,9 @@ pub(crate) fn parse_response(status: u16, body: &[u8]) -> Verdict {
         return Verdict::Unusable;
     };
     match obj.get("active") {
-        Some(Value::Bool(true)) => Verdict::Active(Arc::new(Active {
-            claims: obj,
-            raw: body.to_vec(),
-        })),
+        Some(Value::Bool(true)) => {
+            Verdict::Active(Arc::new(Active { claims: obj, raw: body.to_vec() }))
+        }
         Some(_) | None => Verdict::Inactive,
     }
 }
@@ -87,11 +86,7 @@ pub(crate) fn cache_key(cfg: &OidcConfig, endpoint: &str, token: &str) -> [u8; 3
         cfg.cache_segment.as_deref().unwrap_or("DEFAULT"),
         endpoint,
         cfg.client_id.as_str(),
-        if cfg.client_secret.is_some() {
-            "secret"
-        } else {
-            "no-client_secret"
-        },
+        if cfg.client_secret.is_some() { "secret" } else { "no-client_secret" },
         token,
     ] {
         h.update((part.len() as u64).to_le_bytes());
@@ -114,9 +109,7 @@ pub(crate) struct IntrospectionCache {
 
 impl core::fmt::Debug for IntrospectionCache {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("IntrospectionCache")
-            .field("len", &self.map.len())
-            .finish()
+        f.debug_struct("IntrospectionCache").field("len", &self.map.len()).finish()
     }
 }
 
@@ -158,9 +151,7 @@ impl IntrospectionCache {
                 self.map.remove(&v);
             }
         }
-        let expires_at = now
-            .as_secs()
-            .saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
+        let expires_at = now.as_secs().saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
         self.map.insert(key, Entry { expires_at, result });
     }
 }

@@ -227,18 +227,9 @@ struct Provider {
 /// What an in-flight intent is for.
 #[derive(Debug)]
 enum IntentKind {
-    Discovery {
-        provider: u32,
-    },
-    Jwks {
-        provider: u32,
-        uri: String,
-    },
-    Introspection {
-        key: [u8; 32],
-        route: Arc<Route>,
-        waiters: Vec<RequestToken>,
-    },
+    Discovery { provider: u32 },
+    Jwks { provider: u32, uri: String },
+    Introspection { key: [u8; 32], route: Arc<Route>, waiters: Vec<RequestToken> },
 }
 
 #[derive(Debug)]
@@ -457,19 +448,14 @@ impl Engine {
         match kind {
             IntentKind::Discovery { provider } => self.on_discovery(now, rng, id, provider, answer),
             IntentKind::Jwks { provider, uri } => self.on_jwks(now, rng, id, provider, uri, answer),
-            IntentKind::Introspection {
-                key,
-                route,
-                waiters,
-            } => {
+            IntentKind::Introspection { key, route, waiters } => {
                 self.on_introspection(now, id, key, &route, waiters, answer);
             }
         }
     }
 
     fn fetch_failed(&mut self, purpose: Purpose, cause: String) {
-        self.out
-            .push_back(Output::Event(Event::FetchFailed { purpose, cause }));
+        self.out.push_back(Output::Event(Event::FetchFailed { purpose, cause }));
     }
 
     fn on_discovery(
@@ -546,19 +532,13 @@ impl Engine {
         };
         let (waiters, event) = match parsed {
             Ok(keys) => {
-                let event = Event::JwksLoaded {
-                    keys: keys.len(),
-                    skipped: keys.skipped().len(),
-                };
+                let event = Event::JwksLoaded { keys: keys.len(), skipped: keys.skipped().len() };
                 p.jwks_uri = Some(uri);
                 (p.jwks.succeeded(keys, ttl, now.mono), event)
             }
             Err(cause) => (
                 p.jwks.failed(now.mono, &settings),
-                Event::FetchFailed {
-                    purpose: Purpose::Jwks,
-                    cause,
-                },
+                Event::FetchFailed { purpose: Purpose::Jwks, cause },
             ),
         };
         self.out.push_back(Output::Event(event));
@@ -607,15 +587,13 @@ impl Engine {
                 if let Some(ttl) =
                     introspection::ttl_secs(&route.cfg, &active.claims, now.wall, max)
                 {
-                    self.introspection_cache
-                        .insert(key, Arc::clone(&active), ttl, now.wall);
+                    self.introspection_cache.insert(key, Arc::clone(&active), ttl, now.wall);
                 }
                 Ok(active)
             }
-            introspection::Verdict::Inactive => Err(Denial::unauthorized(
-                &route.cfg.realm,
-                Reason::InactiveToken,
-            )),
+            introspection::Verdict::Inactive => {
+                Err(Denial::unauthorized(&route.cfg.realm, Reason::InactiveToken))
+            }
             introspection::Verdict::Unusable => {
                 let status = match answer {
                     Ok(r) => r.status,

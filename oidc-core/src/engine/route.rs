@@ -92,13 +92,7 @@ impl Route {
         };
         let fixed_validator = (!cfg.claim_validator.valid_issuers.is_empty())
             .then(|| Arc::new(validator(&cfg, cfg.claim_validator.valid_issuers.clone())));
-        Ok(Self {
-            cfg: Arc::new(cfg),
-            provider,
-            mode,
-            fixed_validator,
-            uid,
-        })
+        Ok(Self { cfg: Arc::new(cfg), provider, mode, fixed_validator, uid })
     }
 
     /// Whether checking a token needs the discovery document.
@@ -132,11 +126,5 @@ pub(crate) fn validator(cfg: &OidcConfig, issuers: Vec<String>) -> JwtValidator 
         ..ClaimPolicy::default()
     };
     // `none` is never accepted for bearer tokens, whatever `accept_none_alg` says.
-    JwtValidator::new(
-        AlgorithmPolicy {
-            allowed,
-            allow_none: false,
-        },
-        claims,
-    )
+    JwtValidator::new(AlgorithmPolicy { allowed, allow_none: false }, claims)
 }

@@ -66,11 +66,7 @@ pub(crate) enum Refresh {
 impl<T> Slot<T> {
     fn usable(&self, now: Instant, settings: &Settings) -> Option<&Arc<T>> {
         let v = self.value.as_ref()?;
-        if now < self.fresh_until.plus_secs(settings.max_stale_secs) {
-            Some(v)
-        } else {
-            None
-        }
+        if now < self.fresh_until.plus_secs(settings.max_stale_secs) { Some(v) } else { None }
     }
 
     /// Decides what a request needing this document gets, and whether a fetch must start.
@@ -80,23 +76,14 @@ impl<T> Slot<T> {
         match self.usable(now, settings) {
             Some(v) => {
                 // Stale-while-revalidate: serve it, and refresh in the background.
-                let refresh = if stale && may_fetch {
-                    Refresh::Start
-                } else {
-                    Refresh::No
-                };
+                let refresh = if stale && may_fetch { Refresh::Start } else { Refresh::No };
                 (SlotState::Ready(Arc::clone(v)), refresh)
             }
             None if self.inflight.is_some() => (SlotState::Wait, Refresh::No),
             None if may_fetch => (SlotState::Wait, Refresh::Start),
             None => {
                 let wait = self.retry_at.as_micros().saturating_sub(now.as_micros()) / 1_000_000;
-                (
-                    SlotState::Unavailable {
-                        retry_after_secs: wait.max(1),
-                    },
-                    Refresh::No,
-                )
+                (SlotState::Unavailable { retry_after_secs: wait.max(1) }, Refresh::No)
             }
         }
     }
@@ -136,10 +123,8 @@ impl<T> Slot<T> {
     pub(crate) fn failed(&mut self, now: Instant, settings: &Settings) -> Vec<RequestToken> {
         self.failures = self.failures.saturating_add(1);
         let exp = self.failures.saturating_sub(1).min(16);
-        let backoff = settings
-            .backoff_base_ms
-            .saturating_mul(1u64 << exp)
-            .min(settings.backoff_max_ms);
+        let backoff =
+            settings.backoff_base_ms.saturating_mul(1u64 << exp).min(settings.backoff_max_ms);
         self.retry_at = now.plus_millis(backoff);
         self.inflight = None;
         core::mem::take(&mut self.waiters)

@@ -233,12 +233,7 @@ mod tests {
             KeyFamily::Ec(Curve::P384),
             KeyFamily::Ed25519,
         ] {
-            for alg in [
-                Algorithm::HS256,
-                Algorithm::HS384,
-                Algorithm::HS512,
-                Algorithm::None,
-            ] {
+            for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512, Algorithm::None] {
                 assert!(!alg.is_verified_by(family), "{alg} by {family:?}");
             }
         }

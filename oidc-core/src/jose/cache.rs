@@ -33,10 +33,7 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        Self {
-            capacity: 10_000,
-            max_ttl: 3600,
-        }
+        Self { capacity: 10_000, max_ttl: 3600 }
     }
 }
 
@@ -55,11 +52,7 @@ struct KeyRef<'a> {
 // `OwnedKey` and `KeyRef` must hash identically.
 impl Hash for OwnedKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        KeyRef {
-            fingerprint: &self.fingerprint,
-            token: &self.token,
-        }
-        .hash(state);
+        KeyRef { fingerprint: &self.fingerprint, token: &self.token }.hash(state);
     }
 }
 
@@ -153,10 +146,7 @@ impl TokenCache {
         keys: &KeySet,
         now: UnixTime,
     ) -> Result<(Arc<VerifiedToken>, CacheOutcome), VerifyError> {
-        let key = KeyRef {
-            fingerprint: validator.fingerprint(),
-            token: token.as_bytes(),
-        };
+        let key = KeyRef { fingerprint: validator.fingerprint(), token: token.as_bytes() };
         if let Some(found) = self.lookup(key, keys, now)? {
             self.hits += 1;
             return Ok((found, CacheOutcome::Hit));
@@ -176,10 +166,7 @@ impl TokenCache {
         let Some(entry) = self.map.get(&key) else {
             return Ok(None);
         };
-        let key_gone = entry
-            .token
-            .key_thumbprint()
-            .is_some_and(|t| !keys.contains_thumbprint(t));
+        let key_gone = entry.token.key_thumbprint().is_some_and(|t| !keys.contains_thumbprint(t));
         if now.as_secs() >= entry.expires_at || key_gone {
             self.map.remove(&key);
             return Ok(None);
@@ -209,28 +196,12 @@ impl TokenCache {
         if self.map.len() >= self.config.capacity {
             // Evict an arbitrary entry: iteration order follows the keyed hash, so an attacker
             // cannot aim evictions at particular tokens.
-            let victim = self
-                .map
-                .keys()
-                .next()
-                .map(|k| (k.fingerprint, k.token.clone()));
+            let victim = self.map.keys().next().map(|k| (k.fingerprint, k.token.clone()));
             if let Some((fingerprint, token)) = victim {
-                self.map.remove(&KeyRef {
-                    fingerprint: &fingerprint,
-                    token: &token,
-                });
+                self.map.remove(&KeyRef { fingerprint: &fingerprint, token: &token });
             }
         }
-        let owned = OwnedKey {
-            fingerprint: *key.fingerprint,
-            token: key.token.into(),
-        };
-        self.map.insert(
-            owned,
-            Entry {
-                expires_at,
-                token: Arc::clone(token),
-            },
-        );
+        let owned = OwnedKey { fingerprint: *key.fingerprint, token: key.token.into() };
+        self.map.insert(owned, Entry { expires_at, token: Arc::clone(token) });
     }
 }

@@ -271,18 +271,10 @@ impl ClaimPolicy {
         h.update(self.leeway.to_le_bytes());
         h.update([4]);
         h.update(self.iat_slack.map_or([0xff; 8], u64::to_le_bytes));
-        h.update([
-            5,
-            u8::from(self.iat_slack.is_some()),
-            u8::from(self.require_exp),
-        ]);
+        h.update([5, u8::from(self.iat_slack.is_some()), u8::from(self.require_exp)]);
         h.update([u8::from(self.require_iat), u8::from(self.require_sub)]);
         list(h, 6, self.nonce.as_ref().map(core::slice::from_ref));
-        list(
-            h,
-            7,
-            self.authorized_party.as_ref().map(core::slice::from_ref),
-        );
+        list(h, 7, self.authorized_party.as_ref().map(core::slice::from_ref));
         match &self.typ {
             TypPolicy::Any => list(h, 8, None),
             TypPolicy::OneOf(l) => list(h, 9, Some(l)),
@@ -323,10 +315,7 @@ fn numeric_date(
             if n.as_u64().is_some() {
                 return Ok(Some(i64::MAX));
             }
-            let f = n
-                .as_f64()
-                .filter(|f| f.is_finite())
-                .ok_or(ClaimError::WrongType(name))?;
+            let f = n.as_f64().filter(|f| f.is_finite()).ok_or(ClaimError::WrongType(name))?;
             let r = match round {
                 Round::Up => libm_ceil(f),
                 Round::Down => libm_floor(f),
@@ -367,10 +356,9 @@ pub fn audiences(claims: &Object) -> Result<Vec<&str>, ClaimError> {
     match claims.get("aud") {
         None => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(alloc::vec![s.as_str()]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().ok_or(ClaimError::WrongType("aud")))
-            .collect(),
+        Some(Value::Array(items)) => {
+            items.iter().map(|v| v.as_str().ok_or(ClaimError::WrongType("aud"))).collect()
+        }
         Some(_) => Err(ClaimError::WrongType("aud")),
     }
 }

@@ -40,13 +40,11 @@ impl fmt::Display for JsonError {
 
 /// Parses a JSON document, rejecting duplicate member names at any depth.
 pub fn parse_value(bytes: &[u8]) -> Result<Value, JsonError> {
-    serde_json::from_slice::<Strict>(bytes)
-        .map(|s| s.0)
-        .map_err(|e| match e.classify() {
-            // The only data error our visitor raises is a duplicate member.
-            serde_json::error::Category::Data => JsonError::DuplicateMember,
-            _ => JsonError::Syntax,
-        })
+    serde_json::from_slice::<Strict>(bytes).map(|s| s.0).map_err(|e| match e.classify() {
+        // The only data error our visitor raises is a duplicate member.
+        serde_json::error::Category::Data => JsonError::DuplicateMember,
+        _ => JsonError::Syntax,
+    })
 }
 
 /// Parses a JSON document that must be an object, rejecting duplicate member names.
@@ -141,19 +139,10 @@ mod tests {
 
     #[test]
     fn rejects_duplicates_at_any_depth() {
-        assert_eq!(
-            parse_object(br#"{"a":1,"a":2}"#),
-            Err(JsonError::DuplicateMember)
-        );
-        assert_eq!(
-            parse_object(br#"{"x":[{"a":1,"a":1}]}"#),
-            Err(JsonError::DuplicateMember)
-        );
+        assert_eq!(parse_object(br#"{"a":1,"a":2}"#), Err(JsonError::DuplicateMember));
+        assert_eq!(parse_object(br#"{"x":[{"a":1,"a":1}]}"#), Err(JsonError::DuplicateMember));
         // Escapes are decoded before comparison: "\u0061" is "a".
-        assert_eq!(
-            parse_object(br#"{"a":1,"\u0061":2}"#),
-            Err(JsonError::DuplicateMember)
-        );
+        assert_eq!(parse_object(br#"{"a":1,"\u0061":2}"#), Err(JsonError::DuplicateMember));
     }
 
     #[test]

@@ -45,15 +45,9 @@ pub struct JwkOptions {
 
 impl JwkOptions {
     /// Options for a provider's published JWKS with the default policy.
-    pub const PUBLISHED: Self = Self {
-        policy: KeyPolicy::DEFAULT,
-        source: KeySource::Published,
-    };
+    pub const PUBLISHED: Self = Self { policy: KeyPolicy::DEFAULT, source: KeySource::Published };
     /// Options for an operator-configured key set with the default policy.
-    pub const CONFIGURED: Self = Self {
-        policy: KeyPolicy::DEFAULT,
-        source: KeySource::Configured,
-    };
+    pub const CONFIGURED: Self = Self { policy: KeyPolicy::DEFAULT, source: KeySource::Configured };
 }
 
 /// Why a whole key set was rejected.
@@ -108,10 +102,7 @@ pub struct KeySet {
 impl KeySet {
     /// A set of already loaded keys (for example one PEM `public_key`).
     pub fn from_keys(keys: Vec<VerifyingKey>) -> Self {
-        Self {
-            keys,
-            skipped: Vec::new(),
-        }
+        Self { keys, skipped: Vec::new() }
     }
 
     /// Parses a JWK Set document.
@@ -154,24 +145,13 @@ impl KeySet {
             // Duplicate kids are checked on the input, so that a skipped duplicate still makes
             // the operator's set ambiguous.
             let kids: Vec<&str> = keys.iter().filter_map(|k| k.get("kid")?.as_str()).collect();
-            if kids
-                .iter()
-                .enumerate()
-                .any(|(i, a)| kids.iter().skip(i + 1).any(|b| a == b))
-            {
+            if kids.iter().enumerate().any(|(i, a)| kids.iter().skip(i + 1).any(|b| a == b)) {
                 return Err(JwksError::DuplicateKid);
             }
-            let symmetric = set
-                .keys
-                .iter()
-                .filter(|k| k.family() == KeyFamily::Hmac)
-                .count();
-            let mixed_in_input = keys
-                .iter()
-                .any(|k| k.get("kty").and_then(Value::as_str) == Some("oct"))
-                && keys
-                    .iter()
-                    .any(|k| k.get("kty").and_then(Value::as_str) != Some("oct"));
+            let symmetric = set.keys.iter().filter(|k| k.family() == KeyFamily::Hmac).count();
+            let mixed_in_input =
+                keys.iter().any(|k| k.get("kty").and_then(Value::as_str) == Some("oct"))
+                    && keys.iter().any(|k| k.get("kty").and_then(Value::as_str) != Some("oct"));
             if mixed_in_input || (symmetric != 0 && symmetric != set.keys.len()) {
                 return Err(JwksError::MixedKeyTypes);
             }
@@ -220,16 +200,10 @@ impl KeySet {
         let alg = header.alg;
         let kid = header.kid.as_deref();
         let permitted = move |k: &&VerifyingKey| alg != Algorithm::None && k.permits(alg);
-        let exact = self
-            .keys
-            .iter()
-            .filter(permitted)
-            .filter(move |k| kid.is_some() && k.kid() == kid);
-        let loose = self
-            .keys
-            .iter()
-            .filter(permitted)
-            .filter(move |k| kid.is_none() || k.kid().is_none());
+        let exact =
+            self.keys.iter().filter(permitted).filter(move |k| kid.is_some() && k.kid() == kid);
+        let loose =
+            self.keys.iter().filter(permitted).filter(move |k| kid.is_none() || k.kid().is_none());
         exact.chain(loose).take(MAX_CANDIDATES)
     }
 }

@@ -27,10 +27,7 @@ pub struct JwsLimits {
 impl JwsLimits {
     /// Defaults sized for access and ID tokens from common providers (Entra ID tokens with many
     /// group claims reach about 8 KiB).
-    pub const DEFAULT: Self = Self {
-        max_token_len: 32 * 1024,
-        max_header_len: 2 * 1024,
-    };
+    pub const DEFAULT: Self = Self { max_token_len: 32 * 1024, max_header_len: 2 * 1024 };
 }
 
 impl Default for JwsLimits {
@@ -181,15 +178,8 @@ impl<'a> CompactJws<'a> {
         if (header.alg == Algorithm::None) != signature.is_empty() {
             return Err(JwsError::SignatureShape);
         }
-        let signing_input = bytes
-            .get(..h.len() + 1 + p.len())
-            .ok_or(JwsError::SegmentCount)?;
-        Ok(Self {
-            header,
-            signing_input,
-            payload,
-            signature,
-        })
+        let signing_input = bytes.get(..h.len() + 1 + p.len()).ok_or(JwsError::SegmentCount)?;
+        Ok(Self { header, signing_input, payload, signature })
     }
 
     /// The parsed protected header.
@@ -234,11 +224,7 @@ mod tests {
 
     #[test]
     fn parses_a_signed_token() {
-        let t = tok(
-            r#"{"alg":"ES256","kid":"k1","typ":"at+jwt"}"#,
-            "{}",
-            &[1; 64],
-        );
+        let t = tok(r#"{"alg":"ES256","kid":"k1","typ":"at+jwt"}"#, "{}", &[1; 64]);
         let jws = CompactJws::parse(&t).unwrap();
         assert_eq!(jws.header().alg, Algorithm::ES256);
         assert_eq!(jws.header().kid.as_deref(), Some("k1"));
@@ -249,14 +235,8 @@ mod tests {
 
     #[test]
     fn structure_errors() {
-        assert_eq!(
-            CompactJws::parse("a.b").unwrap_err(),
-            JwsError::SegmentCount
-        );
-        assert_eq!(
-            CompactJws::parse("a.b.c.d.e").unwrap_err(),
-            JwsError::SegmentCount
-        );
+        assert_eq!(CompactJws::parse("a.b").unwrap_err(), JwsError::SegmentCount);
+        assert_eq!(CompactJws::parse("a.b.c.d.e").unwrap_err(), JwsError::SegmentCount);
         let long = "a".repeat(40_000);
         assert_eq!(CompactJws::parse(&long).unwrap_err(), JwsError::TooLarge);
         let t = tok(r#"{"kid":"x"}"#, "{}", &[1]);
@@ -264,29 +244,17 @@ mod tests {
         let t = tok(r#"{"alg":"HS257"}"#, "{}", &[1]);
         assert_eq!(CompactJws::parse(&t).unwrap_err(), JwsError::UnsupportedAlg);
         let t = tok(r#"{"alg":"HS256","alg":"none"}"#, "{}", &[1]);
-        assert!(matches!(
-            CompactJws::parse(&t).unwrap_err(),
-            JwsError::HeaderJson(_)
-        ));
+        assert!(matches!(CompactJws::parse(&t).unwrap_err(), JwsError::HeaderJson(_)));
     }
 
     #[test]
     fn crit_and_b64() {
         let t = tok(r#"{"alg":"HS256","crit":["exp"],"exp":1}"#, "{}", &[1]);
-        assert_eq!(
-            CompactJws::parse(&t).unwrap_err(),
-            JwsError::UnsupportedCritical
-        );
+        assert_eq!(CompactJws::parse(&t).unwrap_err(), JwsError::UnsupportedCritical);
         let t = tok(r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#, "{}", &[1]);
-        assert_eq!(
-            CompactJws::parse(&t).unwrap_err(),
-            JwsError::UnsupportedCritical
-        );
+        assert_eq!(CompactJws::parse(&t).unwrap_err(), JwsError::UnsupportedCritical);
         let t = tok(r#"{"alg":"HS256","b64":false}"#, "{}", &[1]);
-        assert_eq!(
-            CompactJws::parse(&t).unwrap_err(),
-            JwsError::UnencodedPayload
-        );
+        assert_eq!(CompactJws::parse(&t).unwrap_err(), JwsError::UnencodedPayload);
     }
 
     #[test]

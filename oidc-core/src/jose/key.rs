@@ -164,12 +164,8 @@ impl VerifyingKey {
         sec1.extend_from_slice(x);
         sec1.extend_from_slice(y);
         let verifier = provider.ec_public_key(curve, &sec1)?;
-        let thumbprint = thumbprint(&[
-            ("crv", curve.name()),
-            ("kty", "EC"),
-            ("x", &b64(x)),
-            ("y", &b64(y)),
-        ]);
+        let thumbprint =
+            thumbprint(&[("crv", curve.name()), ("kty", "EC"), ("x", &b64(x)), ("y", &b64(y))]);
         Ok(Self::new(KeyFamily::Ec(curve), thumbprint, verifier))
     }
 
@@ -210,14 +206,7 @@ impl VerifyingKey {
     }
 
     fn new(family: KeyFamily, thumbprint: [u8; 32], verifier: Box<dyn crypto::Verifier>) -> Self {
-        Self {
-            family,
-            kid: None,
-            alg: None,
-            hmac_len: 0,
-            thumbprint,
-            verifier,
-        }
+        Self { family, kid: None, alg: None, hmac_len: 0, thumbprint, verifier }
     }
 
     /// Sets the key id.

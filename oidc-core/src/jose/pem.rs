@@ -44,10 +44,7 @@ pub fn parse_spki_der(
     provider: &dyn CryptoProvider,
 ) -> Result<VerifyingKey, KeyError> {
     let spki = spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|_| KeyError::Encoding)?;
-    let bits = spki
-        .subject_public_key
-        .as_bytes()
-        .ok_or(KeyError::Encoding)?;
+    let bits = spki.subject_public_key.as_bytes().ok_or(KeyError::Encoding)?;
     let oid = spki.algorithm.oid;
     if oid == RSA_ENCRYPTION {
         parse_pkcs1_der(bits, policy, provider)
@@ -80,12 +77,7 @@ pub fn parse_pkcs1_der(
 ) -> Result<VerifyingKey, KeyError> {
     let key = pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(der)
         .map_err(|_| KeyError::Encoding)?;
-    VerifyingKey::rsa(
-        key.modulus.as_bytes(),
-        key.public_exponent.as_bytes(),
-        policy,
-        provider,
-    )
+    VerifyingKey::rsa(key.modulus.as_bytes(), key.public_exponent.as_bytes(), policy, provider)
 }
 
 /// Decodes one PEM block (RFC 7468), leniently about line length and whitespace: operators paste
@@ -103,8 +95,7 @@ pub fn decode_pem(text: &str) -> Result<(&str, alloc::vec::Vec<u8>), KeyError> {
         return Err(KeyError::Encoding);
     }
     let b64: alloc::vec::Vec<u8> = body.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(&b64)
-        .map_err(|_| KeyError::Encoding)?;
+    let der =
+        base64::engine::general_purpose::STANDARD.decode(&b64).map_err(|_| KeyError::Encoding)?;
     Ok((label, der))
 }

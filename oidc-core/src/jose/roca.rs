@@ -16,9 +16,7 @@ const PRIMES: [u32; 39] = [
 pub(crate) fn has_roca_fingerprint(n: &[u8]) -> bool {
     // p = 2 carries no information (every RSA modulus is odd); start at 3.
     PRIMES.iter().skip(1).all(|&p| {
-        let residue = n
-            .iter()
-            .fold(0u32, |acc, &b| (acc * 256 + u32::from(b)) % p);
+        let residue = n.iter().fold(0u32, |acc, &b| (acc * 256 + u32::from(b)) % p);
         in_subgroup_of_65537(residue, p)
     })
 }

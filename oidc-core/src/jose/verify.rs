@@ -160,12 +160,7 @@ impl JwtValidator {
         claims.fingerprint(&mut h);
         h.update((limits.max_token_len as u64).to_le_bytes());
         h.update((limits.max_header_len as u64).to_le_bytes());
-        Self {
-            algorithms,
-            claims,
-            limits,
-            fingerprint: h.finalize().into(),
-        }
+        Self { algorithms, claims, limits, fingerprint: h.finalize().into() }
     }
 
     /// Digest of every validation input (for cache keys).
@@ -195,24 +190,14 @@ impl JwtValidator {
         if !self.algorithms.accepts(header.alg) {
             return Err(VerifyError::AlgorithmNotAllowed);
         }
-        let key = if header.alg == Algorithm::None {
-            None
-        } else {
-            Some(verify_signature(&jws, keys)?)
-        };
+        let key =
+            if header.alg == Algorithm::None { None } else { Some(verify_signature(&jws, keys)?) };
         let header = jws.header().clone();
         let payload = jws.into_payload();
         let claims = json::parse_object(&payload).map_err(|_| VerifyError::Payload)?;
         let window = self.claims.validate(&header, &claims, now)?;
         let (_, iat_bound) = self.claims.window(&claims)?;
-        Ok(VerifiedToken {
-            header,
-            claims,
-            payload,
-            window,
-            iat_bound,
-            key,
-        })
+        Ok(VerifiedToken { header, claims, payload, window, iat_bound, key })
     }
 }
 
@@ -222,10 +207,7 @@ pub fn verify_signature(jws: &CompactJws<'_>, keys: &KeySet) -> Result<[u8; 32],
     let mut tried = false;
     for key in keys.candidates(header) {
         tried = true;
-        if key
-            .verify(header.alg, jws.signing_input(), jws.signature())
-            .is_ok()
-        {
+        if key.verify(header.alg, jws.signing_input(), jws.signature()).is_ok() {
             return Ok(*key.thumbprint());
         }
     }

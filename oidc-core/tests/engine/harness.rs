@@ -64,10 +64,7 @@ impl Signer {
             base64url::encode(header.to_string().as_bytes()),
             base64url::encode(claims.to_string().as_bytes())
         );
-        let sig = self
-            .key
-            .sign(&SystemRandom::new(), input.as_bytes())
-            .unwrap();
+        let sig = self.key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
         format!("{input}.{}", base64url::encode(sig.as_ref()))
     }
 
@@ -154,17 +151,10 @@ impl FakeIdp {
                 let token = body
                     .split('&')
                     .find_map(|kv| kv.strip_prefix("token="))
-                    .map(|t| {
-                        t.replace("%2E", ".")
-                            .replace("%2D", "-")
-                            .replace("%5F", "_")
-                    })
+                    .map(|t| t.replace("%2E", ".").replace("%2D", "-").replace("%5F", "_"))
                     .unwrap_or_default();
-                let resp = self
-                    .introspection
-                    .get(&token)
-                    .cloned()
-                    .unwrap_or(json!({"active": false}));
+                let resp =
+                    self.introspection.get(&token).cloned().unwrap_or(json!({"active": false}));
                 (self.introspection_status, resp.to_string().into_bytes())
             }
         }))
@@ -217,19 +207,14 @@ impl Harness {
     }
 
     pub(crate) fn now(&self) -> Now {
-        Now {
-            mono: Instant::from_micros(self.mono_us),
-            wall: UnixTime::from_secs(self.wall),
-        }
+        Now { mono: Instant::from_micros(self.mono_us), wall: UnixTime::from_secs(self.wall) }
     }
 
     pub(crate) fn advance_secs(&mut self, s: u64) {
         self.mono_us += s * 1_000_000;
         self.wall += s as i64;
         let now = self.now();
-        self.engine
-            .handle_input(now, &mut self.rng, Input::Tick)
-            .unwrap();
+        self.engine.handle_input(now, &mut self.rng, Input::Tick).unwrap();
         self.drain();
     }
 
@@ -238,21 +223,13 @@ impl Harness {
         self.next_token += 1;
         let token = self.next_token;
         let hs: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
-        let req = RequestView {
-            method: "GET",
-            target: "/api",
-            headers: &hs,
-        };
+        let req = RequestView { method: "GET", target: "/api", headers: &hs };
         let now = self.now();
         self.engine
             .handle_input(
                 now,
                 &mut self.rng,
-                Input::Request {
-                    token: RequestToken(token),
-                    route,
-                    req,
-                },
+                Input::Request { token: RequestToken(token), route, req },
             )
             .unwrap();
         token
@@ -287,19 +264,12 @@ impl Harness {
                     match self.idp.answer(&intent) {
                         None => self.silent.push_back(intent),
                         Some(Ok((status, body))) => {
-                            let resp = ResponseView {
-                                status,
-                                headers: &[],
-                                body: &body,
-                            };
+                            let resp = ResponseView { status, headers: &[], body: &body };
                             self.engine
                                 .handle_input(
                                     now,
                                     &mut self.rng,
-                                    Input::Response {
-                                        intent: intent.id,
-                                        resp,
-                                    },
+                                    Input::Response { intent: intent.id, resp },
                                 )
                                 .unwrap();
                         }
@@ -308,10 +278,7 @@ impl Harness {
                                 .handle_input(
                                     now,
                                     &mut self.rng,
-                                    Input::Failed {
-                                        intent: intent.id,
-                                        kind,
-                                    },
+                                    Input::Failed { intent: intent.id, kind },
                                 )
                                 .unwrap();
                         }
@@ -332,16 +299,12 @@ pub(crate) fn status(d: &Option<Decision>) -> u16 {
 
 pub(crate) fn header<'a>(d: &'a Option<Decision>, name: &str) -> Option<&'a str> {
     match d {
-        Some(Decision::Allow(g)) => g
-            .set_headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str()),
-        Some(Decision::Deny(d)) => d
-            .headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str()),
+        Some(Decision::Allow(g)) => {
+            g.set_headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        }
+        Some(Decision::Deny(d)) => {
+            d.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        }
         None => None,
     }
 }

@@ -29,8 +29,7 @@ fn via(d: &Option<Decision>) -> Option<AuthVia> {
 fn active_inactive_and_malformed() {
     let mut idp = FakeIdp::new(&[]);
     idp.introspection.insert("good".into(), active(T0 + 300));
-    idp.introspection
-        .insert("str".into(), json!({"active": "true"}));
+    idp.introspection.insert("str".into(), json!({"active": "true"}));
     let mut h = Harness::new(vec![route(json!({}))], idp);
     let d = h.bearer("good");
     assert_eq!(status(&d), 200);
@@ -63,17 +62,10 @@ fn client_authentication_placement() {
         ],
         idp,
     );
-    assert_eq!(
-        status(&h.request(0, &[("Authorization", "Bearer t0")])),
-        200
-    );
+    assert_eq!(status(&h.request(0, &[("Authorization", "Bearer t0")])), 200);
     let i = h.idp.last_introspection.take().unwrap();
-    let auth = i
-        .headers
-        .iter()
-        .find(|(n, _)| n == "Authorization")
-        .map(|(_, v)| v.clone())
-        .unwrap();
+    let auth =
+        i.headers.iter().find(|(n, _)| n == "Authorization").map(|(_, v)| v.clone()).unwrap();
     use base64::Engine as _;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(auth.strip_prefix("Basic ").unwrap())
@@ -82,10 +74,7 @@ fn client_authentication_placement() {
     assert_eq!(String::from_utf8(decoded).unwrap(), "api:p%40ss+word");
     assert!(!String::from_utf8_lossy(&i.body).contains("client_secret"));
 
-    assert_eq!(
-        status(&h.request(1, &[("Authorization", "Bearer t1")])),
-        200
-    );
+    assert_eq!(status(&h.request(1, &[("Authorization", "Bearer t1")])), 200);
     let i = h.idp.last_introspection.take().unwrap();
     let body = String::from_utf8(i.body.clone()).unwrap();
     assert!(
@@ -94,10 +83,7 @@ fn client_authentication_placement() {
     );
     assert!(i.headers.iter().all(|(n, _)| n != "Authorization"));
 
-    assert_eq!(
-        status(&h.request(2, &[("Authorization", "Bearer t2")])),
-        200
-    );
+    assert_eq!(status(&h.request(2, &[("Authorization", "Bearer t2")])), 200);
     let i = h.idp.last_introspection.take().unwrap();
     let body = String::from_utf8(i.body.clone()).unwrap();
     assert!(
@@ -113,30 +99,19 @@ fn client_authentication_placement() {
 fn addon_headers_are_forwarded() {
     let mut idp = FakeIdp::new(&[]);
     idp.introspection.insert("t".into(), active(T0 + 300));
-    let mut h = Harness::new(
-        vec![route(json!({"introspection_addon_headers": ["X-Tenant"]}))],
-        idp,
-    );
-    assert_eq!(
-        status(&h.request(0, &[("Authorization", "Bearer t"), ("x-tenant", "blue")])),
-        200
-    );
+    let mut h =
+        Harness::new(vec![route(json!({"introspection_addon_headers": ["X-Tenant"]}))], idp);
+    assert_eq!(status(&h.request(0, &[("Authorization", "Bearer t"), ("x-tenant", "blue")])), 200);
     let i = h.idp.last_introspection.take().unwrap();
-    assert!(
-        i.headers
-            .iter()
-            .any(|(n, v)| n == "X-Tenant" && v == "blue")
-    );
+    assert!(i.headers.iter().any(|(n, v)| n == "X-Tenant" && v == "blue"));
 }
 
 #[test]
 fn cache_ttl_follows_the_expiry_claim_and_interval() {
     let mut idp = FakeIdp::new(&[]);
     idp.introspection.insert("exp60".into(), active(T0 + 60));
-    idp.introspection
-        .insert("noexp".into(), json!({"active": true, "sub": "x"}));
-    idp.introspection
-        .insert("ttl".into(), json!({"active": true, "expires_in": 10}));
+    idp.introspection.insert("noexp".into(), json!({"active": true, "sub": "x"}));
+    idp.introspection.insert("ttl".into(), json!({"active": true, "expires_in": 10}));
     let mut h = Harness::new(
         vec![
             route(json!({})),
@@ -158,15 +133,10 @@ fn cache_ttl_follows_the_expiry_claim_and_interval() {
     assert_eq!(call(&mut h, 0, "noexp"), Some(AuthVia::Introspection));
     assert_eq!(call(&mut h, 0, "noexp"), Some(AuthVia::Introspection));
     // introspection_interval caps the TTL.
-    h.idp
-        .introspection
-        .insert("exp-far".into(), active(h.wall + 3600));
+    h.idp.introspection.insert("exp-far".into(), active(h.wall + 3600));
     assert_eq!(call(&mut h, 1, "exp-far"), Some(AuthVia::Introspection));
     h.advance_secs(4);
-    assert_eq!(
-        call(&mut h, 1, "exp-far"),
-        Some(AuthVia::IntrospectionCached)
-    );
+    assert_eq!(call(&mut h, 1, "exp-far"), Some(AuthVia::IntrospectionCached));
     h.advance_secs(1);
     assert_eq!(call(&mut h, 1, "exp-far"), Some(AuthVia::Introspection));
     // Another expiry claim is a TTL in seconds.
@@ -180,31 +150,22 @@ fn cache_ttl_follows_the_expiry_claim_and_interval() {
 #[test]
 fn concurrent_misses_for_one_token_are_coalesced() {
     let mut idp = FakeIdp::new(&[]);
-    idp.introspection
-        .insert("t".into(), json!({"active": true, "sub": "x"}));
+    idp.introspection.insert("t".into(), json!({"active": true, "sub": "x"}));
     idp.mode = Mode::Silent;
     let mut h = Harness::new(vec![route(json!({}))], idp);
-    let tokens: Vec<u64> = (0..100)
-        .map(|_| h.submit(0, &[("Authorization", "Bearer t")]))
-        .collect();
+    let tokens: Vec<u64> =
+        (0..100).map(|_| h.submit(0, &[("Authorization", "Bearer t")])).collect();
     h.drain();
     assert_eq!(h.idp.calls(Purpose::Introspection), 1);
     let intent = h.silent.pop_front().unwrap();
     let now = h.now();
     let body = json!({"active": true, "sub": "x"}).to_string();
-    let resp = oidc_core::engine::ResponseView {
-        status: 200,
-        headers: &[],
-        body: body.as_bytes(),
-    };
+    let resp = oidc_core::engine::ResponseView { status: 200, headers: &[], body: body.as_bytes() };
     h.engine
         .handle_input(
             now,
             &mut h.rng,
-            oidc_core::engine::Input::Response {
-                intent: intent.id,
-                resp,
-            },
+            oidc_core::engine::Input::Response { intent: intent.id, resp },
         )
         .unwrap();
     h.drain();
@@ -219,10 +180,8 @@ fn introspection_cache_is_bounded() {
     for i in 0..500 {
         idp.introspection.insert(format!("t{i}"), active(T0 + 600));
     }
-    let settings = oidc_core::engine::Settings {
-        introspection_cache_capacity: 50,
-        ..Default::default()
-    };
+    let settings =
+        oidc_core::engine::Settings { introspection_cache_capacity: 50, ..Default::default() };
     let mut h = Harness::with_settings(vec![route(json!({}))], idp, settings);
     for i in 0..500 {
         assert_eq!(status(&h.bearer(&format!("t{i}"))), 200);

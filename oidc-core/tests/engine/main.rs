@@ -1,10 +1,5 @@
 //! Deterministic engine tests: a fake IdP and a virtual clock, no sockets, no sleeps.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod harness;
 mod introspection;
@@ -29,26 +24,17 @@ fn valid_token_is_allowed_with_identity_headers() {
     assert_eq!(header(&d, "x-access-token"), Some(token.as_str()));
     let userinfo = header(&d, "x-userinfo").unwrap();
     use base64::Engine as _;
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(userinfo)
-        .unwrap();
+    let raw = base64::engine::general_purpose::STANDARD.decode(userinfo).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
     assert_eq!(v["sub"], "alice");
-    let Some(Decision::Allow(g)) = &d else {
-        panic!()
-    };
+    let Some(Decision::Allow(g)) = &d else { panic!() };
     assert_eq!(g.via, AuthVia::Jwt);
     assert!(g.remove_headers.contains(&"x-userinfo"));
     // The second time it comes from the verified-token cache, with no IdP traffic.
     let d = h.bearer(&token);
-    let Some(Decision::Allow(g)) = &d else {
-        panic!()
-    };
+    let Some(Decision::Allow(g)) = &d else { panic!() };
     assert_eq!(g.via, AuthVia::JwtCached);
-    assert_eq!(
-        (h.idp.calls(Purpose::Discovery), h.idp.calls(Purpose::Jwks)),
-        (1, 1)
-    );
+    assert_eq!((h.idp.calls(Purpose::Discovery), h.idp.calls(Purpose::Jwks)), (1, 1));
 }
 
 #[test]
@@ -60,26 +46,14 @@ fn missing_and_malformed_credentials() {
     );
     let d = h.request(0, &[]);
     assert_eq!(status(&d), 401);
-    assert_eq!(
-        header(&d, "www-authenticate"),
-        Some(r#"Bearer realm="my \"realm\"""#)
-    );
+    assert_eq!(header(&d, "www-authenticate"), Some(r#"Bearer realm="my \"realm\"""#));
     assert_eq!(status(&h.request(0, &[("Authorization", "foo")])), 400);
-    assert_eq!(
-        status(&h.request(0, &[("Authorization", "Bearer a b")])),
-        400
-    );
+    assert_eq!(status(&h.request(0, &[("Authorization", "Bearer a b")])), 400);
     // Another scheme is no bearer token.
-    assert_eq!(
-        status(&h.request(0, &[("Authorization", "Basic YTpi")])),
-        401
-    );
+    assert_eq!(status(&h.request(0, &[("Authorization", "Basic YTpi")])), 401);
     // The scheme is case-insensitive, and X-Access-Token is a fallback source.
     let token = k1.sign(&claims(T0));
-    assert_eq!(
-        status(&h.request(0, &[("authorization", &format!("bEaReR {token}"))])),
-        200
-    );
+    assert_eq!(status(&h.request(0, &[("authorization", &format!("bEaReR {token}"))])), 200);
     assert_eq!(status(&h.request(0, &[("X-Access-Token", &token)])), 200);
     // No IdP traffic was needed for the malformed ones.
     assert_eq!(h.idp.calls(Purpose::Discovery), 1);
@@ -100,9 +74,7 @@ fn invalid_tokens_get_401_with_fixed_text() {
     ] {
         let d = h.bearer(&token);
         assert_eq!(status(&d), 401, "{code}");
-        let Some(Decision::Deny(den)) = &d else {
-            panic!()
-        };
+        let Some(Decision::Deny(den)) = &d else { panic!() };
         assert_eq!(den.reason.code(), code);
         let challenge = header(&d, "www-authenticate").unwrap();
         assert!(
@@ -147,9 +119,7 @@ fn unknown_kid_flood_is_rate_limited() {
         let t = k1.sign_kid(&format!("random-{i}"), &claims(h.wall));
         let d = h.bearer(&t);
         assert_eq!(status(&d), 401);
-        let Some(Decision::Deny(den)) = &d else {
-            panic!()
-        };
+        let Some(Decision::Deny(den)) = &d else { panic!() };
         assert_eq!(den.reason, Reason::InvalidToken(VerifyError::UnknownKid));
     }
     let refetches = h.idp.calls(Purpose::Jwks) - 1;
@@ -181,10 +151,7 @@ fn idp_down_after_warm_up_keeps_serving_cached_keys() {
         }
     }
     let attempts = h.idp.calls(Purpose::Jwks) - 1;
-    assert!(
-        (1..=20).contains(&attempts),
-        "{attempts} JWKS attempts while down"
-    );
+    assert!((1..=20).contains(&attempts), "{attempts} JWKS attempts while down");
     h.idp.mode = Mode::Up;
     h.advance_secs(120);
     assert_eq!(status(&h.bearer(&k1.sign(&claims(h.wall)))), 200);
@@ -213,10 +180,7 @@ fn slow_idp_hits_the_deadline() {
     let mut idp = FakeIdp::new(&[&k1]);
     idp.mode = Mode::Silent;
     let mut h = Harness::new(vec![config(json!({"use_jwks": true, "timeout": 2}))], idp);
-    let t = h.submit(
-        0,
-        &[("Authorization", &format!("Bearer {}", k1.sign(&claims(T0))))],
-    );
+    let t = h.submit(0, &[("Authorization", &format!("Bearer {}", k1.sign(&claims(T0))))]);
     h.drain();
     assert!(!h.decisions.contains_key(&t));
     h.advance_secs(1);
@@ -226,20 +190,9 @@ fn slow_idp_hits_the_deadline() {
     // A late answer for the timed-out intent is ignored.
     let late = h.silent.pop_front().unwrap();
     let now = h.now();
-    let resp = oidc_core::engine::ResponseView {
-        status: 200,
-        headers: &[],
-        body: b"{}",
-    };
+    let resp = oidc_core::engine::ResponseView { status: 200, headers: &[], body: b"{}" };
     h.engine
-        .handle_input(
-            now,
-            &mut h.rng,
-            oidc_core::engine::Input::Response {
-                intent: late.id,
-                resp,
-            },
-        )
+        .handle_input(now, &mut h.rng, oidc_core::engine::Input::Response { intent: late.id, resp })
         .unwrap();
     h.drain();
     assert_eq!(h.engine.pending_requests(), 0);
@@ -252,10 +205,7 @@ fn malformed_documents_are_denied_not_panicked() {
         (b"{not json".to_vec(), b"{}".to_vec()),
         (br#"{"issuer": 5}"#.to_vec(), b"{}".to_vec()),
         (FakeIdp::new(&[&k1]).discovery, b"[1,2]".to_vec()),
-        (
-            FakeIdp::new(&[&k1]).discovery,
-            br#"{"keys": {"kty": "EC"}}"#.to_vec(),
-        ),
+        (FakeIdp::new(&[&k1]).discovery, br#"{"keys": {"kty": "EC"}}"#.to_vec()),
         (
             FakeIdp::new(&[&k1]).discovery,
             br#"{"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}]}"#.to_vec(),
@@ -277,9 +227,8 @@ fn requests_during_one_discovery_fetch_share_one_intent() {
     idp.mode = Mode::Silent;
     let mut h = Harness::new(vec![jwks_route()], idp);
     let token = k1.sign(&claims(T0));
-    let tokens: Vec<u64> = (0..1000)
-        .map(|_| h.submit(0, &[("Authorization", &format!("Bearer {token}"))]))
-        .collect();
+    let tokens: Vec<u64> =
+        (0..1000).map(|_| h.submit(0, &[("Authorization", &format!("Bearer {token}"))])).collect();
     h.drain();
     assert_eq!(h.idp.calls(Purpose::Discovery), 1);
     assert_eq!(h.silent.len(), 1);
@@ -288,19 +237,12 @@ fn requests_during_one_discovery_fetch_share_one_intent() {
     let intent = h.silent.pop_front().unwrap();
     let body = h.idp.discovery.clone();
     let now = h.now();
-    let resp = oidc_core::engine::ResponseView {
-        status: 200,
-        headers: &[],
-        body: &body,
-    };
+    let resp = oidc_core::engine::ResponseView { status: 200, headers: &[], body: &body };
     h.engine
         .handle_input(
             now,
             &mut h.rng,
-            oidc_core::engine::Input::Response {
-                intent: intent.id,
-                resp,
-            },
+            oidc_core::engine::Input::Response { intent: intent.id, resp },
         )
         .unwrap();
     h.drain();
@@ -313,10 +255,8 @@ fn requests_during_one_discovery_fetch_share_one_intent() {
 #[test]
 fn routes_sharing_a_provider_share_its_state_and_reconfigure_keeps_it() {
     let k1 = Signer::new("k1");
-    let routes = vec![
-        jwks_route(),
-        config(json!({"use_jwks": true, "required_scopes": ["admin"]})),
-    ];
+    let routes =
+        vec![jwks_route(), config(json!({"use_jwks": true, "required_scopes": ["admin"]}))];
     let mut h = Harness::new(routes.clone(), FakeIdp::new(&[&k1]));
     let token = k1.sign(&claims(T0));
     assert_eq!(status(&h.bearer(&token)), 200);
@@ -326,16 +266,10 @@ fn routes_sharing_a_provider_share_its_state_and_reconfigure_keeps_it() {
         header(&d, "www-authenticate").map(|v| v.contains("insufficient_scope")),
         Some(true)
     );
-    assert_eq!(
-        (h.idp.calls(Purpose::Discovery), h.idp.calls(Purpose::Jwks)),
-        (1, 1)
-    );
+    assert_eq!((h.idp.calls(Purpose::Discovery), h.idp.calls(Purpose::Jwks)), (1, 1));
     h.engine.reconfigure(routes).unwrap();
     assert_eq!(status(&h.bearer(&token)), 200);
-    assert_eq!(
-        (h.idp.calls(Purpose::Discovery), h.idp.calls(Purpose::Jwks)),
-        (1, 1)
-    );
+    assert_eq!((h.idp.calls(Purpose::Discovery), h.idp.calls(Purpose::Jwks)), (1, 1));
 }
 
 #[test]
@@ -367,10 +301,7 @@ fn static_public_key_with_configured_issuers_needs_no_idp() {
 fn hex_prefix() -> Vec<u8> {
     // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (66 bytes) }
     let hex = "3059301306072a8648ce3d020106082a8648ce3d030107034200";
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
 }
 
 #[test]
@@ -403,10 +334,7 @@ fn audience_rules() {
 #[test]
 fn caches_stay_bounded_under_distinct_tokens() {
     let k1 = Signer::new("k1");
-    let settings = Settings {
-        token_cache_capacity: 64,
-        ..Settings::default()
-    };
+    let settings = Settings { token_cache_capacity: 64, ..Settings::default() };
     let mut h = Harness::with_settings(vec![jwks_route()], FakeIdp::new(&[&k1]), settings);
     for i in 0..1000 {
         let mut c = claims(T0);

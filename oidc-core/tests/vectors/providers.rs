@@ -48,11 +48,7 @@ fn provider_jwks() {
             }
             assert!(set.keys().iter().all(|k| k.family() != KeyFamily::Hmac));
         }
-        println!(
-            "provider JWKS [{}]: {} sets parsed",
-            provider.name(),
-            expected.len()
-        );
+        println!("provider JWKS [{}]: {} sets parsed", provider.name(), expected.len());
     }
 }
 

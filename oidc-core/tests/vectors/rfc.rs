@@ -27,11 +27,7 @@ fn public(jwk: &Value) -> Value {
 
 fn keyset(jwk: &Value, provider: &dyn oidc_core::crypto::CryptoProvider) -> KeySet {
     let jwk = public(jwk);
-    let opts = if jwk["kty"] == "oct" {
-        JwkOptions::CONFIGURED
-    } else {
-        JwkOptions::PUBLISHED
-    };
+    let opts = if jwk["kty"] == "oct" { JwkOptions::CONFIGURED } else { JwkOptions::PUBLISHED };
     let set = json!({ "keys": [jwk] }).to_string();
     let keys = KeySet::from_jwks_json(set.as_bytes(), &opts, provider).unwrap();
     assert_eq!(keys.len(), 1, "{:?}", keys.skipped());
@@ -72,10 +68,7 @@ fn rfc7515_appendix_a() {
                     let token = ex["compact"].as_str().unwrap();
                     let jws = CompactJws::parse(token).unwrap();
                     assert_eq!(jws.header().alg, Algorithm::None);
-                    let claims = ClaimPolicy {
-                        require_exp: false,
-                        ..ClaimPolicy::default()
-                    };
+                    let claims = ClaimPolicy { require_exp: false, ..ClaimPolicy::default() };
                     let strict = JwtValidator::new(AlgorithmPolicy::default(), claims.clone());
                     let empty = KeySet::default();
                     let at = UnixTime::from_secs(1_300_819_000);
@@ -84,10 +77,7 @@ fn rfc7515_appendix_a() {
                         VerifyError::AlgorithmNotAllowed
                     );
                     let lax = JwtValidator::new(
-                        AlgorithmPolicy {
-                            allowed: vec![],
-                            allow_none: true,
-                        },
+                        AlgorithmPolicy { allowed: vec![], allow_none: true },
                         claims,
                     );
                     assert!(lax.verify(token, &empty, at).is_ok());
@@ -141,11 +131,7 @@ fn rfc7519_examples_and_clock() {
                 ..ClaimPolicy::default()
             };
             let v = JwtValidator::new(AlgorithmPolicy::default(), policy);
-            let got = v.verify(
-                token,
-                &keys,
-                UnixTime::from_secs(case["now"].as_i64().unwrap()),
-            );
+            let got = v.verify(token, &keys, UnixTime::from_secs(case["now"].as_i64().unwrap()));
             match case["expected"].as_str().unwrap() {
                 "valid" => {
                     let t = got.unwrap();
@@ -204,11 +190,7 @@ fn rfc7517_examples_and_malformed_sets() {
                     // The bad key is skipped (others in the set would still load).
                     let set = got.unwrap();
                     let bad = set.skipped().len();
-                    assert!(
-                        bad >= 1 && set.len() + bad == input_keys,
-                        "{id}: {:?}",
-                        set.skipped()
-                    );
+                    assert!(bad >= 1 && set.len() + bad == input_keys, "{id}: {:?}", set.skipped());
                 }
                 "skip_unknown_keep_others" => {
                     let set = got.unwrap();
@@ -236,16 +218,10 @@ fn rfc7638_thumbprints() {
     let doc = data("rfc/rfc7638_jwk_thumbprint.json");
     let mut cases: Vec<(Value, String)> = vec![(
         doc["example"]["input_jwk"].clone(),
-        doc["example"]["expected"]["thumbprint_b64u"]
-            .as_str()
-            .unwrap()
-            .into(),
+        doc["example"]["expected"]["thumbprint_b64u"].as_str().unwrap().into(),
     )];
     for c in doc["more_thumbprints"]["cases"].as_array().unwrap() {
-        cases.push((
-            c["jwk"].clone(),
-            c["thumbprint_b64u"].as_str().unwrap().into(),
-        ));
+        cases.push((c["jwk"].clone(), c["thumbprint_b64u"].as_str().unwrap().into()));
     }
     for provider in all_providers() {
         for (jwk, want) in &cases {
@@ -253,17 +229,9 @@ fn rfc7638_thumbprints() {
             let mut jwk = jwk.clone();
             jwk.as_object_mut().unwrap().remove("use");
             let keys = keyset(&jwk, provider);
-            assert_eq!(
-                &base64url::encode(keys.keys()[0].thumbprint()),
-                want,
-                "{jwk}"
-            );
+            assert_eq!(&base64url::encode(keys.keys()[0].thumbprint()), want, "{jwk}");
         }
-        println!(
-            "RFC 7638 [{}]: {} thumbprints",
-            provider.name(),
-            cases.len()
-        );
+        println!("RFC 7638 [{}]: {} thumbprints", provider.name(), cases.len());
     }
 }
 
@@ -271,10 +239,7 @@ fn rfc7638_thumbprints() {
 fn rfc7520_cookbook() {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/rfc7520-cookbook/jws");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     for provider in all_providers() {
         let mut n = 0;
@@ -296,10 +261,7 @@ fn rfc7520_cookbook() {
                     n += 1;
                 }
                 Some(compact) => {
-                    assert!(
-                        sig_ok(compact, &keyset(&doc["input"]["key"], provider)),
-                        "{name}"
-                    );
+                    assert!(sig_ok(compact, &keyset(&doc["input"]["key"], provider)), "{name}");
                     n += 1;
                 }
                 // §4.6-4.8 exist only as JSON serializations (unprotected headers, several
@@ -307,10 +269,7 @@ fn rfc7520_cookbook() {
                 None => println!("  skipped {name}: JSON serialization only"),
             }
         }
-        println!(
-            "RFC 7520 cookbook [{}]: {n} compact signatures verified",
-            provider.name()
-        );
+        println!("RFC 7520 cookbook [{}]: {n} compact signatures verified", provider.name());
     }
 }
 

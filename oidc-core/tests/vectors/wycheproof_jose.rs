@@ -59,17 +59,9 @@ const DEVIATIONS: &[(&str, u64, &str)] = &[
 /// Loads a group's key (a JWK or a JWKS) as the gateway would: public sets as published keys,
 /// sets containing `oct` keys as configured keys.
 fn load(key: &Value, provider: &dyn CryptoProvider) -> Option<KeySet> {
-    let set = if key.get("keys").is_some() {
-        key.clone()
-    } else {
-        json!({ "keys": [key] })
-    };
+    let set = if key.get("keys").is_some() { key.clone() } else { json!({ "keys": [key] }) };
     let has_oct = set["keys"].as_array()?.iter().any(|k| k["kty"] == "oct");
-    let opts = if has_oct {
-        JwkOptions::CONFIGURED
-    } else {
-        JwkOptions::PUBLISHED
-    };
+    let opts = if has_oct { JwkOptions::CONFIGURED } else { JwkOptions::PUBLISHED };
     KeySet::from_jwks_json(set.to_string().as_bytes(), &opts, provider).ok()
 }
 
@@ -90,10 +82,7 @@ fn run(file: &str) {
     for provider in all_providers() {
         let (mut checked, mut skipped) = (0, Vec::new());
         for group in doc["testGroups"].as_array().unwrap() {
-            let key = group
-                .get("public")
-                .or_else(|| group.get("private"))
-                .unwrap();
+            let key = group.get("public").or_else(|| group.get("private")).unwrap();
             let keys = load(key, provider);
             for t in group["tests"].as_array().unwrap() {
                 let id = t["tcId"].as_u64().unwrap();
@@ -110,13 +99,7 @@ fn run(file: &str) {
                     skipped.push(format!("tcId {id}: {why}"));
                     continue;
                 }
-                assert_eq!(
-                    got,
-                    want,
-                    "{file} tcId {id} ({}) on {}",
-                    t["comment"],
-                    provider.name()
-                );
+                assert_eq!(got, want, "{file} tcId {id} ({}) on {}", t["comment"], provider.name());
                 checked += 1;
             }
         }

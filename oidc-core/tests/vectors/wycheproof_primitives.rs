@@ -33,11 +33,7 @@ fn run(
         for t in group["tests"].as_array().unwrap() {
             let id = &t["tcId"];
             let msg = hex(t["msg"].as_str().unwrap());
-            let sig = hex(t
-                .get("sig")
-                .or_else(|| t.get("tag"))
-                .and_then(Value::as_str)
-                .unwrap());
+            let sig = hex(t.get("sig").or_else(|| t.get("tag")).and_then(Value::as_str).unwrap());
             let ok = match (&loaded, alg) {
                 (Some(k), Some(a)) => k.verify(a, &msg, &sig).is_ok(),
                 _ => false,
@@ -134,13 +130,8 @@ fn rsa_pss() {
             "rsa_pss_4096_sha384_mgf1_48_test.json",
             "rsa_pss_4096_sha512_mgf1_64_test.json",
         ] {
-            let t = run(
-                file,
-                provider,
-                pem_key,
-                |g| rsa_alg("PS", g["sha"].as_str().unwrap()),
-                valid,
-            );
+            let t =
+                run(file, provider, pem_key, |g| rsa_alg("PS", g["sha"].as_str().unwrap()), valid);
             report(file, provider, &t);
         }
     }
@@ -173,10 +164,7 @@ fn rsa_pss_misc_only_jose_parameters_verify() {
                 v
             },
         );
-        assert!(
-            verified > 0,
-            "some JOSE parameter set must be in the misc file"
-        );
+        assert!(verified > 0, "some JOSE parameter set must be in the misc file");
         report("rsa_pss_misc_test.json", provider, &t);
         println!(
             "  of which {verified} use a JOSE parameter set and verified; the rest were rejected"
@@ -190,13 +178,7 @@ fn ed25519() {
         let key = |g: &Value, p: &dyn CryptoProvider| {
             VerifyingKey::ed25519(&hex(g["publicKey"]["pk"].as_str().unwrap()), p).ok()
         };
-        let t = run(
-            "ed25519_test.json",
-            provider,
-            key,
-            |_| Some(Algorithm::EdDSA),
-            valid,
-        );
+        let t = run("ed25519_test.json", provider, key, |_| Some(Algorithm::EdDSA), valid);
         report("ed25519_test.json", provider, &t);
     }
 }
