@@ -188,3 +188,97 @@ fn introspection_cache_is_bounded() {
         assert!(h.engine.cache_sizes().1 <= 50);
     }
 }
+
+/// `private_key_jwt`: the client assertion is signed with the configured key and verifies with
+/// its public half; header `kid` and claims follow RFC 7523.
+#[test]
+fn private_key_jwt_assertion_verifies() {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use oidc_core::UnixTime;
+    use oidc_core::jose::{
+        AlgorithmPolicy, ClaimPolicy, JwtValidator, KeySet, VerifyingKey, base64url,
+    };
+
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    use base64::Engine as _;
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref())
+    );
+    let mut idp = FakeIdp::new(&[]);
+    idp.introspection.insert("t".into(), active(T0 + 300));
+    let cfg = route(json!({
+        "introspection_endpoint_auth_method": "private_key_jwt",
+        "client_rsa_private_key": pem,
+        "client_rsa_private_key_id": "client-key-1",
+    }));
+    let mut h = Harness::new(vec![cfg], idp);
+    assert_eq!(status(&h.bearer("t")), 200);
+    let i = h.idp.last_introspection.take().unwrap();
+    let body = String::from_utf8(i.body).unwrap();
+    let assertion = body.split('&').find_map(|kv| kv.strip_prefix("client_assertion=")).unwrap();
+    let point = pair.public_key().as_ref();
+    let key = VerifyingKey::ec(
+        oidc_core::jose::Curve::P256,
+        &point[1..33],
+        &point[33..65],
+        oidc_core::crypto::default_provider(),
+    )
+    .unwrap();
+    let keys = KeySet::from_keys(vec![key.with_kid(Some("client-key-1".into()))]);
+    let policy = ClaimPolicy {
+        issuers: Some(vec!["api".into()]),
+        audiences: Some(vec![INTROSPECT.into()]),
+        ..ClaimPolicy::default()
+    };
+    let v = JwtValidator::new(AlgorithmPolicy::default(), policy);
+    let t = v.verify(assertion, &keys, UnixTime::from_secs(T0)).unwrap();
+    assert_eq!(t.header().kid.as_deref(), Some("client-key-1"));
+    assert_eq!(t.str_claim("sub"), Some("api"));
+    assert_eq!(t.claims()["exp"], json!(T0 + 60));
+    assert!(base64url::decode(t.str_claim("jti").unwrap().as_bytes()).unwrap().len() == 16);
+}
+
+/// The APISIX default assertion algorithm: RS256 with an RSA PKCS#8 key.
+#[test]
+fn private_key_jwt_rs256() {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+    use aws_lc_rs::signature::KeyPair as _;
+    use oidc_core::UnixTime;
+    use oidc_core::jose::{AlgorithmPolicy, ClaimPolicy, JwtValidator, KeyPolicy, KeySet};
+
+    let pair = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+    let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&pair).unwrap();
+    use base64::Engine as _;
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----",
+        base64::engine::general_purpose::STANDARD.encode(der.as_ref())
+    );
+    let mut idp = FakeIdp::new(&[]);
+    idp.introspection.insert("t".into(), active(T0 + 300));
+    let cfg = route(
+        json!({"introspection_endpoint_auth_method": "private_key_jwt", "client_rsa_private_key": pem}),
+    );
+    let mut h = Harness::new(vec![cfg], idp);
+    assert_eq!(status(&h.bearer("t")), 200);
+    let body = String::from_utf8(h.idp.last_introspection.take().unwrap().body).unwrap();
+    let assertion = body.split('&').find_map(|kv| kv.strip_prefix("client_assertion=")).unwrap();
+    let public = pair.public_key();
+    let key = oidc_core::jose::pem::parse_pkcs1_der(
+        public.as_ref(),
+        &KeyPolicy::DEFAULT,
+        oidc_core::crypto::default_provider(),
+    )
+    .unwrap();
+    let v = JwtValidator::new(
+        AlgorithmPolicy { allowed: vec![oidc_core::jose::Algorithm::RS256], allow_none: false },
+        ClaimPolicy::default(),
+    );
+    v.verify(assertion, &KeySet::from_keys(vec![key]), UnixTime::from_secs(T0)).unwrap();
+}
