@@ -8,14 +8,21 @@ beside it, for the unmangled names), takes each median, and prints:
 2. the absolute parse + claims overhead (core - bare) per backend;
 3. whether each target in BENCHMARKS.md is met by these figures.
 
-Usage: python3 benches/report.py [CRITERION_DIR]
+Usage: python3 benches/report.py [--baselines NAME,NAME,...] [CRITERION_DIR]
+
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else <workspace>/target/criterion.
+With --baselines, reads <function>/<NAME>/estimates.json for each named baseline (runs saved
+with `cargo bench ... -- --save-baseline NAME`) instead of `new`, and takes for every benchmark
+the smallest of the runs' medians: on a shared or virtualised machine, interference only ever
+adds time, so the least disturbed run is the best estimate. The spread between runs is printed.
 Standard library only.
 """
 
+import argparse
 import glob
 import json
 import os
+import signal
 import sys
 
 GROUP = "jwt_verify"
@@ -33,9 +40,9 @@ MAX_RS256_OVERHEAD = 1.05  # core/aws-lc over bare/aws-lc
 MAX_CACHED_NS = 500.0
 
 
-def criterion_dir():
-    if len(sys.argv) > 1:
-        return sys.argv[1]
+def criterion_dir(arg):
+    if arg:
+        return arg
     target = os.environ.get("CARGO_TARGET_DIR")
     if not target:
         workspace = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,10 +50,10 @@ def criterion_dir():
     return os.path.join(target, "criterion")
 
 
-def load(root):
-    """{(alg, function): median ns}"""
+def load(root, run="new"):
+    """{(alg, function): median ns} for one run (`new` or a saved baseline)."""
     medians = {}
-    pattern = os.path.join(root, GROUP, "*", "*", "new", "estimates.json")
+    pattern = os.path.join(root, GROUP, "*", "*", run, "estimates.json")
     for path in sorted(glob.glob(pattern)):
         new_dir = os.path.dirname(path)
         func_dir = os.path.dirname(new_dir)
@@ -89,13 +96,27 @@ def verdict(ok):
 
 
 def main():
-    root = criterion_dir()
-    medians = load(root)
-    if not medians:
-        sys.exit(
-            f"no estimates under {os.path.join(root, GROUP)}; "
-            "run `cargo bench -p oidc-benches --bench jwt_verify` first"
-        )
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quiet under `| head`
+    parser = argparse.ArgumentParser(description="Summarise the jwt_verify criterion bench.")
+    parser.add_argument("criterion_dir", nargs="?", help="criterion output directory")
+    parser.add_argument(
+        "--baselines",
+        help="comma-separated saved baselines; each benchmark's figure is the minimum median",
+    )
+    args = parser.parse_args()
+    root = criterion_dir(args.criterion_dir)
+    runs = [r for r in (args.baselines or "new").split(",") if r]
+    loaded = [load(root, run) for run in runs]
+    for run, m in zip(runs, loaded):
+        if not m:
+            sys.exit(
+                f"no '{run}' estimates under {os.path.join(root, GROUP)}; "
+                "run `cargo bench -p oidc-benches --bench jwt_verify` first"
+            )
+    medians = {}
+    for m in loaded:
+        for k, v in m.items():
+            medians[k] = min(v, medians.get(k, v))
     algs = [a for a in ALGS if any((a, f) in medians for f in FUNCTIONS)]
     algs += sorted({a for a, _ in medians} - set(algs))
 
@@ -134,6 +155,20 @@ def main():
             diffs.append(None if core is None or bare is None else core - bare)
         rc = ratio(get(alg, "core/rustcrypto"), get(alg, "bare/rustcrypto"))
         print(f"| {alg} | {fmt_time(diffs[0])} | {fmt_time(diffs[1])} | {fmt_ratio(rc)} |")
+
+    if len(loaded) > 1:
+        spreads = []
+        for k in sorted(medians):
+            vals = [m[k] for m in loaded if k in m]
+            spreads.append((max(vals) / min(vals), k))
+        spreads.sort(reverse=True)
+        worst = ", ".join(f"{a} {f} {r:.2f}×" for r, (a, f) in spreads[:3])
+        print()
+        print(
+            f"Minimum of the medians of {len(loaded)} runs ({', '.join(runs)}). "
+            f"Largest run-to-run spread (slowest ÷ fastest median): {worst}; "
+            f"median spread {spreads[len(spreads) // 2][0]:.2f}×."
+        )
 
     print()
     rs = ratio(get("RS256", "core/aws-lc"), get("RS256", "bare/aws-lc"))

@@ -2,16 +2,57 @@
 //! verification on its own, over the same HS256 access token as `jwt_verify` (the header and
 //! payload of every `jwt_verify` token differ only in `alg` and `kid`).
 //!
+//! It also times loading a one-key RSA JWKS through each provider (the cost of a JWKS refresh,
+//! not of a request).
+//!
+//! The `what-if/` entries are not oidc-core code: they time cheaper ways to read the same
+//! payload (a syntax-only scan, and a typed parse of the registered claims with borrowed
+//! strings), as lower bounds for what a different claims representation could cost.
+//!
 //! Ids are `jwt_breakdown/<stage>`. This bench exists to explain the `core` vs `bare` gap in
 //! `jwt_verify`; it is not part of `report.py`'s table.
 
 use std::hint::black_box;
 
+use aws_lc_rs::signature::KeyPair as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use oidc_benches as fx;
-use oidc_core::crypto::AWS_LC;
+use oidc_core::crypto::{AWS_LC, CryptoProvider, RUST_CRYPTO};
 use oidc_core::jose::jws::CompactJws;
-use oidc_core::jose::{KeySet, VerifyingKey, base64url, json, verify};
+use oidc_core::jose::{JwkOptions, KeySet, VerifyingKey, base64url, json, verify};
+use rsa::pkcs1::DecodeRsaPublicKey as _;
+use rsa::traits::PublicKeyParts as _;
+
+/// The claims `ClaimPolicy` reads, borrowed from the payload (a what-if, not oidc-core's model).
+/// serde's derive rejects a repeated known member; unknown members are skipped unchecked.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct Registered<'a> {
+    #[serde(borrow)]
+    iss: Option<&'a str>,
+    #[serde(borrow)]
+    sub: Option<&'a str>,
+    #[serde(borrow)]
+    aud: Option<Audience<'a>>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+    #[serde(borrow)]
+    azp: Option<&'a str>,
+    #[serde(borrow)]
+    scope: Option<&'a str>,
+    #[serde(borrow)]
+    client_id: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum Audience<'a> {
+    One(&'a str),
+    #[serde(borrow)]
+    Many(Vec<&'a str>),
+}
 
 fn jwt_breakdown(c: &mut Criterion) {
     let alg = "HS256";
@@ -36,9 +77,11 @@ fn jwt_breakdown(c: &mut Criterion) {
     let jws = CompactJws::parse(token).expect("token parses");
     let claims = json::parse_object(payload.as_bytes()).expect("claims parse");
     validator.verify(token, &keys, now).expect("token verifies");
-    policy
-        .validate(jws.header(), &claims, now)
-        .expect("claims validate");
+    policy.validate(jws.header(), &claims, now).expect("claims validate");
+    let typed: Registered<'_> =
+        serde_json::from_slice(payload.as_bytes()).expect("typed claims parse");
+    assert_eq!(typed.iss, Some(fx::ISSUER));
+    assert!(matches!(typed.aud, Some(Audience::One(fx::AUDIENCE))));
 
     let mut g = c.benchmark_group("jwt_breakdown");
     g.bench_function("total/JwtValidator::verify", |b| {
@@ -74,6 +117,12 @@ fn jwt_breakdown(c: &mut Criterion) {
     g.bench_function("claims/serde_json::from_slice::<Value>(payload)", |b| {
         b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(payload.as_bytes())));
     });
+    g.bench_function("what-if/serde_json IgnoredAny(payload)", |b| {
+        b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(payload.as_bytes())));
+    });
+    g.bench_function("what-if/typed borrowed registered claims(payload)", |b| {
+        b.iter(|| serde_json::from_slice::<Registered<'_>>(black_box(payload.as_bytes())));
+    });
     g.bench_function("claims/ClaimPolicy::validate", |b| {
         b.iter(|| policy.validate(jws.header(), black_box(&claims), now));
     });
@@ -83,6 +132,26 @@ fn jwt_breakdown(c: &mut Criterion) {
     g.bench_function("drop/claims clone+drop", |b| {
         b.iter(|| black_box(&claims).clone());
     });
+    let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&fx::b64url_decode(fx::RSA_2048_PKCS8))
+        .expect("fixture RSA key");
+    let rsa = rsa::PublicKey::from_pkcs1_der(pair.public_key().as_ref()).expect("PKCS#1 key");
+    let jwks = format!(
+        r#"{{"keys":[{{"kty":"RSA","use":"sig","kid":"rsa-1","n":"{}","e":"{}"}}]}}"#,
+        fx::b64url(&rsa.n_bytes()),
+        fx::b64url(&rsa.e_bytes()),
+    );
+    for (name, provider) in
+        [("aws-lc", &AWS_LC as &dyn CryptoProvider), ("rustcrypto", &RUST_CRYPTO)]
+    {
+        let loaded = KeySet::from_jwks_json(jwks.as_bytes(), &JwkOptions::PUBLISHED, provider)
+            .expect("JWKS loads");
+        assert_eq!(loaded.len(), 1);
+        g.bench_function(format!("keys/KeySet::from_jwks_json(RSA-2048) {name}"), |b| {
+            b.iter(|| {
+                KeySet::from_jwks_json(black_box(jwks.as_bytes()), &JwkOptions::PUBLISHED, provider)
+            });
+        });
+    }
     g.finish();
 }
 

@@ -157,11 +157,8 @@ fn rsa_case(alg: &'static str) -> Case {
         .expect("fixture RSA key");
     let signing_input = fx::signing_input(alg, &kid(alg));
     let mut signature = vec![0; pair.public_modulus_len()];
-    let padding: &'static dyn lc::RsaEncoding = if pss {
-        &lc::RSA_PSS_SHA256
-    } else {
-        &lc::RSA_PKCS1_SHA256
-    };
+    let padding: &'static dyn lc::RsaEncoding =
+        if pss { &lc::RSA_PSS_SHA256 } else { &lc::RSA_PKCS1_SHA256 };
     pair.sign(
         padding,
         &aws_lc_rs::rand::SystemRandom::new(),
@@ -240,11 +237,7 @@ fn eddsa_case() -> Case {
     let pair = lc::Ed25519KeyPair::from_seed_unchecked(&fx::ED25519_SEED).expect("Ed25519 seed");
     let signing_input = fx::signing_input(alg, &kid(alg));
     let signature = pair.sign(signing_input.as_bytes()).as_ref().to_vec();
-    let public: [u8; 32] = pair
-        .public_key()
-        .as_ref()
-        .try_into()
-        .expect("32-byte Ed25519 key");
+    let public: [u8; 32] = pair.public_key().as_ref().try_into().expect("32-byte Ed25519 key");
     let x = fx::b64url(&public);
     let jwks = format!(
         r#"{{"keys":[{{"kty":"OKP","use":"sig","alg":"EdDSA","kid":"{kid}","crv":"Ed25519","x":"{x}"}}]}}"#,
@@ -273,9 +266,7 @@ fn hs256_case() -> Case {
     let secret: &'static [u8] = &fx::HMAC_SECRET;
     let lc_key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
     let signing_input = fx::signing_input(alg, &kid(alg));
-    let signature = aws_lc_rs::hmac::sign(&lc_key, signing_input.as_bytes())
-        .as_ref()
-        .to_vec();
+    let signature = aws_lc_rs::hmac::sign(&lc_key, signing_input.as_bytes()).as_ref().to_vec();
     Case {
         alg,
         token: fx::compact(&signing_input, &signature),
@@ -325,20 +316,11 @@ fn jwt_verify(c: &mut Criterion) {
             .verify(token, &keys_rust_crypto, now)
             .unwrap_or_else(|e| panic!("{alg} core/rustcrypto: {e}"));
         assert!(case.bare_aws_lc.verify(msg, sig), "{alg} bare/aws-lc");
-        assert!(
-            case.bare_rust_crypto.verify(msg, sig),
-            "{alg} bare/rustcrypto"
-        );
+        assert!(case.bare_rust_crypto.verify(msg, sig), "{alg} bare/rustcrypto");
         let mut bad = sig.to_vec();
         bad[0] ^= 1;
-        assert!(
-            !case.bare_aws_lc.verify(msg, &bad),
-            "{alg} bare/aws-lc accepts junk"
-        );
-        assert!(
-            !case.bare_rust_crypto.verify(msg, &bad),
-            "{alg} bare/rustcrypto accepts junk"
-        );
+        assert!(!case.bare_aws_lc.verify(msg, &bad), "{alg} bare/aws-lc accepts junk");
+        assert!(!case.bare_rust_crypto.verify(msg, &bad), "{alg} bare/rustcrypto accepts junk");
         jwt::decode::<serde_json::Value>(token, &case.jwt_key, &case.jwt_validation)
             .unwrap_or_else(|e| panic!("{alg} jsonwebtoken: {e}"));
         let mut cache = TokenCache::new(CacheConfig::default(), 1);
