@@ -1,7 +1,11 @@
-//! Runtime-agnostic gateway logic shared by the monoio and smol adapters: configuration, route
-//! table, the sans-IO HTTP/1.1 codec and the driver between a connection and
-//! [`oidc_core`]'s engine.
-//!
-//! This crate is being built up; today it only pins the dependency on the core.
+//! Runtime-agnostic gateway logic shared by the monoio and smol adapters: the configuration
+//! file, the route table, upstream balancing, the sans-IO HTTP/1.1 codec, the proxy loop written
+//! once over owned-buffer streams, and the driver between connections and [`oidc_core`]'s engine.
+
+pub mod balancer;
+pub mod config;
+pub mod driver;
+pub mod router;
+pub mod runtime;
 
 pub use oidc_core;

@@ -1,0 +1,135 @@
+//! APISIX route objects.
+
+use oidc_core::config::OidcConfig;
+use serde_json::Value;
+
+use super::reader::Reader;
+use super::upstream::UpstreamConfig;
+
+const METHODS: [&str; 9] =
+    ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE"];
+
+/// One route.
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    /// `id` (a string or number in the file); `route-<index>` when absent.
+    pub id: String,
+    /// `uri` / `uris`: exact paths, or prefixes when they end in `*`.
+    pub uris: Vec<String>,
+    /// `methods`; empty = any.
+    pub methods: Vec<String>,
+    /// `host` / `hosts` (lower-case; `*.example.com` wildcards allowed); empty = any.
+    pub hosts: Vec<String>,
+    /// `priority`: higher wins among routes that match equally well. Default 0.
+    pub priority: i64,
+    /// `plugins.openid-connect`, validated by oidc-core.
+    pub oidc: Option<OidcConfig>,
+    /// `upstream`.
+    pub upstream: UpstreamConfig,
+}
+
+impl RouteConfig {
+    pub(crate) fn read(r: &mut Reader, v: &Value, path: &str) -> Option<Self> {
+        let obj = r.object(v, path)?;
+        let index = path.trim_start_matches("routes[").trim_end_matches(']');
+        let mut route = Self {
+            id: format!("route-{index}"),
+            uris: Vec::new(),
+            methods: Vec::new(),
+            hosts: Vec::new(),
+            priority: 0,
+            oidc: None,
+            upstream: UpstreamConfig::default(),
+        };
+        let mut upstream = None;
+        for (key, value) in obj {
+            let p = format!("{path}.{key}");
+            match key.as_str() {
+                "id" => match value {
+                    Value::String(s) if !s.is_empty() => route.id = s.clone(),
+                    Value::Number(n) => route.id = n.to_string(),
+                    other => r.type_error(&p, "non-empty string or integer", other),
+                },
+                "name" | "desc" | "labels" | "status" => {}
+                "uri" | "uris" => {
+                    for (i, u) in r.strings(value, &p).into_iter().enumerate() {
+                        let up = if key == "uris" { format!("{p}[{i}]") } else { p.clone() };
+                        if !u.starts_with('/') {
+                            r.error(&up, "must start with /");
+                        } else if u[..u.len() - 1].contains('*') {
+                            r.error(&up, "* is only allowed at the end (prefix match)");
+                        } else {
+                            route.uris.push(u);
+                        }
+                    }
+                }
+                "methods" => {
+                    for (i, m) in r.strings(value, &p).into_iter().enumerate() {
+                        if METHODS.contains(&m.as_str()) {
+                            route.methods.push(m);
+                        } else {
+                            r.error(
+                                &format!("{p}[{i}]"),
+                                format!("must be one of {}", METHODS.join(", ")),
+                            );
+                        }
+                    }
+                }
+                "host" | "hosts" => {
+                    for (i, h) in r.strings(value, &p).into_iter().enumerate() {
+                        let hp = if key == "hosts" { format!("{p}[{i}]") } else { p.clone() };
+                        let valid = !h.is_empty()
+                            && h.trim_start_matches("*.")
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+                        if valid {
+                            route.hosts.push(h.to_ascii_lowercase());
+                        } else {
+                            r.error(&hp, "must be a host name, optionally starting with *.");
+                        }
+                    }
+                }
+                "priority" => match value.as_i64() {
+                    Some(n) => route.priority = n,
+                    None => r.type_error(&p, "integer", value),
+                },
+                "plugins" => {
+                    let Some(plugins) = r.object(value, &p) else { continue };
+                    for (name, conf) in plugins {
+                        let pp = format!("{p}.{name}");
+                        if name == "openid-connect" {
+                            route.oidc = super::oidc(r, conf, &pp);
+                        } else {
+                            r.error(
+                                &pp,
+                                "plugin not supported by this gateway (only openid-connect)",
+                            );
+                        }
+                    }
+                }
+                "upstream" => upstream = UpstreamConfig::read(r, value, &p),
+                "upstream_id" | "service_id" | "plugin_config_id" => {
+                    r.error(
+                        &p,
+                        "references to other objects are not supported; inline the upstream",
+                    );
+                }
+                _ => r.error(&p, "unknown route option"),
+            }
+        }
+        if route.uris.is_empty()
+            && !r.has_error_at(&format!("{path}.uri"))
+            && !r.has_error_at(&format!("{path}.uris"))
+        {
+            r.error(&format!("{path}.uri"), "is required (uri or uris)");
+        }
+        match upstream {
+            Some(u) => route.upstream = u,
+            None if !obj.contains_key("upstream") => {
+                r.error(&format!("{path}.upstream"), "is required")
+            }
+            None => {}
+        }
+        Some(route)
+    }
+}

@@ -1,0 +1,160 @@
+//! Route matching: deterministic, most specific wins.
+//!
+//! Exact URIs beat prefixes; a longer prefix beats a shorter one; among routes that match
+//! equally well, higher `priority` wins, then the earlier route in the file. Exact URIs are
+//! looked up in a hash map, so their cost does not grow with the number of routes; prefixes are
+//! scanned longest first.
+
+use std::collections::HashMap;
+
+use crate::config::RouteConfig;
+
+/// What a route accepts besides its URI.
+#[derive(Debug, Clone)]
+struct Filter {
+    methods: Vec<String>,
+    hosts: Vec<String>,
+}
+
+impl Filter {
+    fn accepts(&self, method: &str, host: Option<&str>) -> bool {
+        let method_ok = self.methods.is_empty() || self.methods.iter().any(|m| m == method);
+        let host_ok = self.hosts.is_empty()
+            || host.is_some_and(|h| {
+                let h = h
+                    .rsplit_once(':')
+                    .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+                    .map_or(h, |(h, _)| h);
+                self.hosts.iter().any(|pattern| host_matches(pattern, h))
+            });
+        method_ok && host_ok
+    }
+}
+
+fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => {
+            host.len() > suffix.len() + 1
+                && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+        }
+        None => pattern.eq_ignore_ascii_case(host),
+    }
+}
+
+/// The route table.
+#[derive(Debug, Clone, Default)]
+pub struct Router {
+    /// Exact path -> candidate routes, best first.
+    exact: HashMap<String, Vec<usize>>,
+    /// (prefix, route), longest prefix first, then priority, then file order.
+    prefixes: Vec<(String, usize)>,
+    filters: Vec<Filter>,
+}
+
+impl Router {
+    /// Builds the table for `routes` (route `i` is `routes[i]`).
+    pub fn new(routes: &[RouteConfig]) -> Self {
+        let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut prefixes = Vec::new();
+        for (i, r) in routes.iter().enumerate() {
+            for uri in &r.uris {
+                match uri.strip_suffix('*') {
+                    Some(prefix) => prefixes.push((prefix.to_string(), i)),
+                    None => exact.entry(uri.clone()).or_default().push(i),
+                }
+            }
+        }
+        let priority = |i: usize| std::cmp::Reverse(routes[i].priority);
+        for list in exact.values_mut() {
+            list.sort_by_key(|&i| (priority(i), i));
+            list.dedup();
+        }
+        prefixes.sort_by_key(|(p, i)| (std::cmp::Reverse(p.len()), priority(*i), *i));
+        let filters = routes
+            .iter()
+            .map(|r| Filter { methods: r.methods.clone(), hosts: r.hosts.clone() })
+            .collect();
+        Self { exact, prefixes, filters }
+    }
+
+    /// The route for a request, if any. `path` excludes the query string.
+    pub fn find(&self, method: &str, host: Option<&str>, path: &str) -> Option<usize> {
+        let ok = |i: usize| self.filters.get(i).is_some_and(|f| f.accepts(method, host));
+        if let Some(list) = self.exact.get(path)
+            && let Some(&i) = list.iter().find(|&&i| ok(i))
+        {
+            return Some(i);
+        }
+        self.prefixes.iter().find(|(p, i)| path.starts_with(p.as_str()) && ok(*i)).map(|(_, i)| *i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GatewayConfig;
+
+    fn router(yaml: &str) -> Router {
+        Router::new(&GatewayConfig::from_yaml(yaml).unwrap().routes)
+    }
+
+    const UP: &str = "upstream: {nodes: {\"127.0.0.1:1\": 1}}";
+
+    #[test]
+    fn most_specific_wins() {
+        let r = router(&format!(
+            "routes:
+  - {{uri: '/*', {UP}}}
+  - {{uri: '/api/*', {UP}}}
+  - {{uri: /api/users, {UP}}}
+  - {{uri: '/api/users*', priority: 5, {UP}}}
+"
+        ));
+        assert_eq!(r.find("GET", None, "/api/users"), Some(2));
+        assert_eq!(r.find("GET", None, "/api/users/7"), Some(3));
+        assert_eq!(r.find("GET", None, "/api/x"), Some(1));
+        assert_eq!(r.find("GET", None, "/other"), Some(0));
+    }
+
+    #[test]
+    fn priority_then_order_breaks_ties() {
+        let r = router(&format!(
+            "routes:
+  - {{uri: /a, {UP}}}
+  - {{uri: /a, priority: 10, {UP}}}
+  - {{uri: /a, priority: 10, {UP}}}
+"
+        ));
+        assert_eq!(r.find("GET", None, "/a"), Some(1));
+    }
+
+    #[test]
+    fn methods_and_hosts_filter() {
+        let r = router(&format!(
+            "routes:
+  - {{uri: /a, methods: [POST], {UP}}}
+  - {{uri: /a, hosts: ['*.example.com'], {UP}}}
+  - {{uri: /a, host: api.test, {UP}}}
+"
+        ));
+        assert_eq!(r.find("POST", None, "/a"), Some(0));
+        assert_eq!(r.find("GET", Some("x.example.com:8080"), "/a"), Some(1));
+        assert_eq!(r.find("GET", Some("example.com"), "/a"), None);
+        assert_eq!(r.find("GET", Some("API.test"), "/a"), Some(2));
+        assert_eq!(r.find("GET", None, "/a"), None);
+    }
+
+    #[test]
+    fn exact_lookup_cost_does_not_depend_on_route_count() {
+        // Not a timing test: the exact table is a hash map keyed by the path.
+        let mut yaml = String::from("routes:\n");
+        for i in 0..2000 {
+            yaml.push_str(&format!("  - {{uri: /r{i}, {UP}}}\n"));
+        }
+        let r = router(&yaml);
+        assert_eq!(r.exact.len(), 2000);
+        assert!(r.prefixes.is_empty());
+        assert_eq!(r.find("GET", None, "/r1999"), Some(1999));
+    }
+}

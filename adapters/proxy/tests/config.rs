@@ -1,0 +1,136 @@
+//! The gateway configuration file: APISIX route objects load as is; every error is named by
+//! path; lint finds the known traps.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use oidc_proxy::config::{GatewayConfig, PassHost};
+
+/// The route of the seed documents, unchanged.
+const SEED: &str = r#"
+routes:
+  - uri: /get
+    plugins:
+      openid-connect:
+        client_id: "my-client"
+        client_secret: "my-secret-my-secret"
+        discovery: "https://idp.example/realms/demo/.well-known/openid-configuration"
+        bearer_only: true
+    upstream:
+      type: roundrobin
+      nodes:
+        "127.0.0.1:8080": 1
+"#;
+
+#[test]
+fn seed_route_loads_as_is() {
+    let c = GatewayConfig::from_yaml(SEED).unwrap();
+    assert_eq!(c.routes.len(), 1);
+    let r = &c.routes[0];
+    assert_eq!(r.uris, ["/get"]);
+    let oidc = r.oidc.as_ref().unwrap();
+    assert!(oidc.bearer_only && oidc.bearer_branch());
+    assert_eq!(r.upstream.nodes[0].addr.to_string(), "127.0.0.1:8080");
+    assert_eq!(r.upstream.pass_host, PassHost::Pass);
+    assert_eq!(c.gateway.listen[0].to_string(), "0.0.0.0:9080");
+    // And the same as JSON.
+    let json = r#"{"routes":[{"uri":"/get","upstream":{"nodes":[{"host":"127.0.0.1","port":8080,"weight":1}]}}]}"#;
+    assert_eq!(GatewayConfig::from_yaml(json).unwrap().routes[0].upstream.nodes[0].port, 8080);
+}
+
+#[test]
+fn every_error_is_named_by_path() {
+    let yaml = r#"
+gateway:
+  listen: "nowhere"
+  workers: 0
+  colour: blue
+routes:
+  - uri: get
+    methods: [FETCH]
+    plugins:
+      openid-connect:
+        client_id: 5
+        discovery: "https://idp/.well-known/openid-configuration"
+        bearer_only: false
+        session: {secret: short}
+      rate-limit: {}
+    upstream:
+      type: chash
+      nodes: {"127.0.0.1:8080": -1}
+      timeout: {connect: 0}
+  - id: dup
+    uris: ["/a", "/b*c"]
+    upstream: {nodes: {"127.0.0.1:1": 1}}
+  - id: dup
+    uri: /c
+"#;
+    let errors = GatewayConfig::from_yaml(yaml).unwrap_err();
+    let paths: Vec<&str> = errors.0.iter().map(|e| e.path.as_str()).collect();
+    for want in [
+        "gateway.listen",
+        "gateway.workers",
+        "gateway.colour",
+        "routes[0].uri",
+        "routes[0].methods[0]",
+        "routes[0].plugins.openid-connect.client_id",
+        "routes[0].plugins.openid-connect.session.secret",
+        "routes[0].plugins.rate-limit",
+        "routes[0].upstream.type",
+        "routes[0].upstream.nodes.127.0.0.1:8080",
+        "routes[0].upstream.timeout.connect",
+        "routes[1].uris[1]",
+        "routes[2].upstream",
+    ] {
+        assert!(paths.contains(&want), "missing {want} in:\n{errors}");
+    }
+    let text = errors.to_string();
+    assert!(
+        text.contains(
+            "routes[0].plugins.openid-connect.session.secret: must be at least 16 characters"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn not_yaml_is_one_clear_error() {
+    let e = GatewayConfig::from_yaml("routes: [").unwrap_err();
+    assert_eq!(e.0.len(), 1);
+    assert!(e.0[0].message.starts_with("not valid YAML"));
+}
+
+#[test]
+fn lint_finds_known_traps() {
+    let yaml = r#"
+routes:
+  - uri: /app
+    plugins:
+      openid-connect:
+        client_id: c
+        client_secret: "0123456789abcdef"
+        discovery: "http://idp/.well-known/openid-configuration"
+        redirect_uri: "https://gw.example/app"
+        session: {secret: "0123456789abcdef"}
+    upstream: {nodes: {"127.0.0.1:1": 1}}
+  - uri: /api
+    plugins:
+      openid-connect:
+        client_id: c
+        client_secret: s
+        discovery: "https://idp/.well-known/openid-configuration"
+        bearer_only: true
+        use_jwks: true
+    upstream: {nodes: {"127.0.0.1:1": 1}}
+"#;
+    let c = GatewayConfig::from_yaml(yaml).unwrap();
+    let lint: Vec<String> = c.lint().iter().map(ToString::to_string).collect();
+    let all = lint.join("\n");
+    assert!(all.contains("routes[0].plugins.openid-connect.discovery"), "{all}");
+    assert!(
+        all.contains("routes[0].plugins.openid-connect.redirect_uri: equals a protected URI"),
+        "{all}"
+    );
+    assert!(
+        all.contains("routes[1].plugins.openid-connect: bearer tokens are checked without"),
+        "{all}"
+    );
+}
