@@ -126,7 +126,7 @@ impl RouteConfig {
         match upstream {
             Some(u) => route.upstream = u,
             None if !obj.contains_key("upstream") => {
-                r.error(&format!("{path}.upstream"), "is required")
+                r.error(&format!("{path}.upstream"), "is required");
             }
             None => {}
         }
