@@ -314,7 +314,7 @@ impl Engine {
                 Step::Done(grant(
                     route,
                     &p.access_token,
-                    verified.claims(),
+                    Claims::Jwt(&verified),
                     verified.payload_json(),
                     via,
                 ))
@@ -389,7 +389,7 @@ impl Engine {
             return Step::Done(grant(
                 &route,
                 &p.access_token,
-                &active.claims,
+                Claims::Object(&active.claims),
                 &active.raw,
                 AuthVia::IntrospectionCached,
             ));
@@ -504,16 +504,54 @@ fn scopes(claims: &Object) -> Vec<&str> {
 
 /// After a token is accepted: `required_scopes` and `claim_validator.audience` (403), then the
 /// upstream headers.
+/// Where the identity's claims come from.
+pub(super) enum Claims<'a> {
+    /// A verified JWT: the full object is parsed only if a rule needs it.
+    Jwt(&'a crate::jose::VerifiedToken),
+    /// An introspection response.
+    Object(&'a Object),
+}
+
+impl Claims<'_> {
+    fn object(&self) -> Option<&Object> {
+        match self {
+            Self::Jwt(t) => t.claims().ok(),
+            Self::Object(o) => Some(o),
+        }
+    }
+
+    fn sub(&self) -> Option<&str> {
+        match self {
+            Self::Jwt(t) => t.registered().sub.as_deref(),
+            Self::Object(o) => o.get("sub").and_then(Value::as_str),
+        }
+    }
+}
+
 pub(super) fn grant(
     route: &Route,
     access_token: &str,
-    claims: &Object,
+    claims: Claims<'_>,
     raw_claims: &[u8],
     via: AuthVia,
 ) -> Decision {
     let cfg = &route.cfg;
+    let needs_object = !cfg.required_scopes.is_empty() || cfg.claim_validator.audience.is_some();
+    let object = if needs_object {
+        match claims.object() {
+            Some(o) => Some(o),
+            None => {
+                let reason = Reason::InvalidToken(VerifyError::Payload);
+                return Decision::Deny(Denial::unauthorized(&cfg.realm, reason));
+            }
+        }
+    } else {
+        None
+    };
+    let empty = Object::new();
+    let object = object.unwrap_or(&empty);
     if !cfg.required_scopes.is_empty() {
-        let have = scopes(claims);
+        let have = scopes(object);
         let missing: Vec<&str> =
             cfg.required_scopes.iter().map(String::as_str).filter(|s| !have.contains(s)).collect();
         if !missing.is_empty() {
@@ -523,7 +561,7 @@ pub(super) fn grant(
         }
     }
     if let Some(aud) = &cfg.claim_validator.audience {
-        let value = claims.get(aud.claim.as_str());
+        let value = object.get(aud.claim.as_str());
         let required = aud.required || aud.match_with_client_id;
         match value {
             None if required => {
@@ -564,6 +602,6 @@ pub(super) fn grant(
         set_headers
             .push(("x-userinfo", base64::engine::general_purpose::STANDARD.encode(raw_claims)));
     }
-    let subject = claims.get("sub").and_then(Value::as_str).map(String::from);
+    let subject = claims.sub().map(String::from);
     Decision::Allow(Grant { remove_headers: IDENTITY_HEADERS.to_vec(), set_headers, subject, via })
 }

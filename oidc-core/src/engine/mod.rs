@@ -616,7 +616,7 @@ impl Engine {
                 Ok(active) => bearer::grant(
                     &p.route,
                     &p.access_token,
-                    &active.claims,
+                    bearer::Claims::Object(&active.claims),
                     &active.raw,
                     AuthVia::Introspection,
                 ),

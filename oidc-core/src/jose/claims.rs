@@ -11,9 +11,136 @@ use core::fmt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::json::Object;
+use super::json::{Key, SeenKeys};
 use super::jws::Header;
 use crate::time::UnixTime;
+
+/// The registered claims the checks read, parsed in one pass over the payload: duplicate member
+/// names are rejected, the claims used here are type-checked (NumericDates must be JSON
+/// numbers), every other member is skipped without being built. The full claims object, when
+/// a caller needs it, is parsed lazily by [`super::VerifiedToken::claims`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegisteredClaims {
+    /// `iss`.
+    pub iss: Option<String>,
+    /// `sub`.
+    pub sub: Option<String>,
+    /// `aud` (a string is a one-element list).
+    pub aud: Vec<String>,
+    /// `azp`.
+    pub azp: Option<String>,
+    /// `nonce`.
+    pub nonce: Option<String>,
+    /// `exp`, rounded down.
+    pub exp: Option<i64>,
+    /// `nbf`, rounded up.
+    pub nbf: Option<i64>,
+    /// `iat`, rounded up.
+    pub iat: Option<i64>,
+}
+
+/// Why a payload could not be read as a claims set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadError {
+    /// Not a JSON object, malformed, or with a duplicate member.
+    Json,
+    /// A registered claim has the wrong type.
+    Claim(ClaimError),
+}
+
+impl RegisteredClaims {
+    /// Reads the registered claims of a JWT payload.
+    pub fn parse(payload: &[u8]) -> Result<Self, PayloadError> {
+        serde_json::from_slice::<ClaimsParse>(payload).map_err(|_| PayloadError::Json)?.0
+    }
+}
+
+struct ClaimsParse(Result<RegisteredClaims, PayloadError>);
+
+impl<'de> serde::Deserialize<'de> for ClaimsParse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ClaimsVisitor)
+    }
+}
+
+struct ClaimsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ClaimsVisitor {
+    type Value = ClaimsParse;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWT claims object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<ClaimsParse, A::Error> {
+        let mut seen = SeenKeys::default();
+        let mut c = RegisteredClaims::default();
+        let mut bad: Option<ClaimError> = None;
+        while let Some(Key(k)) = m.next_key()? {
+            let name: Option<&'static str> = match &*k {
+                "iss" => Some("iss"),
+                "sub" => Some("sub"),
+                "aud" => Some("aud"),
+                "azp" => Some("azp"),
+                "nonce" => Some("nonce"),
+                "exp" => Some("exp"),
+                "nbf" => Some("nbf"),
+                "iat" => Some("iat"),
+                _ => None,
+            };
+            match name {
+                None => {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+                Some(name) => {
+                    let v = m.next_value::<Value>()?;
+                    if let Err(e) = c.set(name, v) {
+                        bad.get_or_insert(e);
+                    }
+                }
+            }
+            if !seen.insert(k) {
+                return Err(serde::de::Error::custom("duplicate member"));
+            }
+        }
+        Ok(ClaimsParse(match bad {
+            Some(e) => Err(PayloadError::Claim(e)),
+            None => Ok(c),
+        }))
+    }
+}
+
+impl RegisteredClaims {
+    fn set(&mut self, name: &'static str, v: Value) -> Result<(), ClaimError> {
+        let string = |v: Value| match v {
+            Value::String(s) => Ok(Some(s)),
+            _ => Err(ClaimError::WrongType(name)),
+        };
+        match name {
+            "iss" => self.iss = string(v)?,
+            "sub" => self.sub = string(v)?,
+            "azp" => self.azp = string(v)?,
+            "nonce" => self.nonce = string(v)?,
+            "aud" => {
+                self.aud = match v {
+                    Value::String(s) => alloc::vec![s],
+                    Value::Array(items) => items
+                        .into_iter()
+                        .map(|i| match i {
+                            Value::String(s) => Ok(s),
+                            _ => Err(ClaimError::WrongType("aud")),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    _ => return Err(ClaimError::WrongType("aud")),
+                }
+            }
+            "exp" => self.exp = Some(numeric_date(&v, name, Round::Down)?),
+            "nbf" => self.nbf = Some(numeric_date(&v, name, Round::Up)?),
+            _ => self.iat = Some(numeric_date(&v, name, Round::Up)?),
+        }
+        Ok(())
+    }
+}
 
 /// Which claims must be present and what they must say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,22 +292,22 @@ impl ClaimPolicy {
     pub fn validate(
         &self,
         header: &Header,
-        claims: &Object,
+        claims: &RegisteredClaims,
         now: UnixTime,
-    ) -> Result<ValidityWindow, ClaimError> {
+    ) -> Result<(ValidityWindow, bool), ClaimError> {
         self.check_typ(header)?;
         let (window, from_is_iat) = self.window(claims)?;
         window.check(now, from_is_iat)?;
         if let Some(issuers) = &self.issuers {
-            let iss = str_claim(claims, "iss")?.ok_or(ClaimError::Missing("iss"))?;
+            let iss = claims.iss.as_deref().ok_or(ClaimError::Missing("iss"))?;
             if !issuers.iter().any(|i| i == iss) {
                 return Err(ClaimError::Issuer);
             }
         }
-        if self.require_sub && str_claim(claims, "sub")?.is_none() {
+        if self.require_sub && claims.sub.is_none() {
             return Err(ClaimError::Missing("sub"));
         }
-        let auds = audiences(claims)?;
+        let auds = &claims.aud;
         if let Some(accepted) = &self.audiences {
             if auds.is_empty() {
                 return Err(ClaimError::Missing("aud"));
@@ -190,28 +317,26 @@ impl ClaimPolicy {
             }
         }
         if let Some(client_id) = &self.authorized_party {
-            match str_claim(claims, "azp")? {
+            match &claims.azp {
                 Some(azp) if azp != client_id => return Err(ClaimError::AuthorizedParty),
                 None if auds.len() > 1 => return Err(ClaimError::AuthorizedParty),
                 _ => {}
             }
         }
         if let Some(expected) = &self.nonce {
-            let nonce = str_claim(claims, "nonce")?.ok_or(ClaimError::Nonce)?;
+            let nonce = claims.nonce.as_deref().ok_or(ClaimError::Nonce)?;
             if !crate::util::ct_eq(nonce.as_bytes(), expected.as_bytes()) {
                 return Err(ClaimError::Nonce);
             }
         }
-        Ok(window)
+        Ok((window, from_is_iat))
     }
 
     /// The validity window from `exp`, `nbf` and `iat`, and whether its lower bound comes from
     /// `iat` (for the error name).
-    pub fn window(&self, claims: &Object) -> Result<(ValidityWindow, bool), ClaimError> {
-        // Fractional NumericDates round towards the stricter side.
-        let exp = numeric_date(claims, "exp", Round::Down)?;
-        let nbf = numeric_date(claims, "nbf", Round::Up)?;
-        let iat = numeric_date(claims, "iat", Round::Up)?;
+    pub fn window(&self, claims: &RegisteredClaims) -> Result<(ValidityWindow, bool), ClaimError> {
+        // Fractional NumericDates were rounded towards the stricter side when parsed.
+        let (exp, nbf, iat) = (claims.exp, claims.nbf, claims.iat);
         if self.require_exp && exp.is_none() {
             return Err(ClaimError::Missing("exp"));
         }
@@ -301,31 +426,22 @@ enum Round {
 }
 
 /// A NumericDate claim, which must be a JSON number (RFC 7519 §2).
-fn numeric_date(
-    claims: &Object,
-    name: &'static str,
-    round: Round,
-) -> Result<Option<i64>, ClaimError> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => {
-            if let Some(i) = n.as_i64() {
-                return Ok(Some(i));
-            }
-            if n.as_u64().is_some() {
-                return Ok(Some(i64::MAX));
-            }
-            let f = n.as_f64().filter(|f| f.is_finite()).ok_or(ClaimError::WrongType(name))?;
-            let r = match round {
-                Round::Up => libm_ceil(f),
-                Round::Down => libm_floor(f),
-            };
-            // `as` saturates for out-of-range floats, which is the intent here.
-            #[allow(clippy::cast_possible_truncation)]
-            Ok(Some(r as i64))
-        }
-        Some(_) => Err(ClaimError::WrongType(name)),
+fn numeric_date(v: &Value, name: &'static str, round: Round) -> Result<i64, ClaimError> {
+    let Value::Number(n) = v else { return Err(ClaimError::WrongType(name)) };
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
     }
+    if n.as_u64().is_some() {
+        return Ok(i64::MAX);
+    }
+    let f = n.as_f64().filter(|f| f.is_finite()).ok_or(ClaimError::WrongType(name))?;
+    let r = match round {
+        Round::Up => libm_ceil(f),
+        Round::Down => libm_floor(f),
+    };
+    // `as` saturates for out-of-range floats, which is the intent here.
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(r as i64)
 }
 
 // `f64::floor` needs std; these are exact for the magnitudes that matter (|f| < 2^52), and
@@ -341,24 +457,4 @@ fn libm_floor(f: f64) -> f64 {
 
 fn libm_ceil(f: f64) -> f64 {
     -libm_floor(-f)
-}
-
-fn str_claim<'a>(claims: &'a Object, name: &'static str) -> Result<Option<&'a str>, ClaimError> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ClaimError::WrongType(name)),
-    }
-}
-
-/// `aud` as a list: a string, or an array of strings (RFC 7519 §4.1.3).
-pub fn audiences(claims: &Object) -> Result<Vec<&str>, ClaimError> {
-    match claims.get("aud") {
-        None => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(alloc::vec![s.as_str()]),
-        Some(Value::Array(items)) => {
-            items.iter().map(|v| v.as_str().ok_or(ClaimError::WrongType("aud"))).collect()
-        }
-        Some(_) => Err(ClaimError::WrongType("aud")),
-    }
 }

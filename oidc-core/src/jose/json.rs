@@ -127,6 +127,56 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
+/// A member name, borrowed from the input when it has no escapes.
+pub(crate) struct Key<'de>(pub(crate) alloc::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(alloc::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(alloc::borrow::Cow::Owned(String::from(v))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(alloc::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Member names seen so far in one object, for duplicate detection in single-pass visitors
+/// that do not build a map. Linear for the usual handful of members, a B-tree beyond.
+#[derive(Default)]
+pub(crate) struct SeenKeys<'de> {
+    few: Vec<alloc::borrow::Cow<'de, str>>,
+    many: alloc::collections::BTreeSet<alloc::borrow::Cow<'de, str>>,
+}
+
+impl<'de> SeenKeys<'de> {
+    /// Records `key`; `false` if it was already there.
+    pub(crate) fn insert(&mut self, key: alloc::borrow::Cow<'de, str>) -> bool {
+        if self.many.is_empty() {
+            if self.few.iter().any(|k| *k == key) {
+                return false;
+            }
+            if self.few.len() < 32 {
+                self.few.push(key);
+                return true;
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        self.many.insert(key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::alg::Algorithm;
 use super::base64url::{self, Base64Error};
-use super::json::{self, JsonError, Object};
+use super::json::{JsonError, Key, SeenKeys};
 
 /// Size limits applied before any decoding or allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,39 +104,100 @@ pub struct Header {
 }
 
 impl Header {
-    fn from_object(obj: &Object) -> Result<Self, JwsError> {
-        let alg = match obj.get("alg") {
-            Some(Value::String(s)) => Algorithm::from_name(s).ok_or(JwsError::UnsupportedAlg)?,
-            _ => return Err(JwsError::MissingAlg),
-        };
-        if let Some(crit) = obj.get("crit") {
-            // Whatever `crit` contains, we understand no extension, so the token must be
-            // rejected; an ill-formed `crit` is rejected as well (RFC 7515 §4.1.11).
-            return Err(match crit {
-                Value::Array(_) => JwsError::UnsupportedCritical,
-                _ => JwsError::InvalidHeaderMember("crit"),
-            });
-        }
-        match obj.get("b64") {
-            None | Some(Value::Bool(true)) => {}
-            Some(Value::Bool(false)) => return Err(JwsError::UnencodedPayload),
-            Some(_) => return Err(JwsError::InvalidHeaderMember("b64")),
-        }
-        Ok(Self {
-            alg,
-            kid: opt_string(obj, "kid")?,
-            typ: opt_string(obj, "typ")?,
-            cty: opt_string(obj, "cty")?,
-        })
+    /// Parses a protected header in one pass without building a map: duplicate member names
+    /// are rejected, the members this crate acts on are type-checked, the rest are skipped.
+    fn parse(json: &[u8]) -> Result<Self, JwsError> {
+        let parsed = serde_json::from_slice::<HeaderParse>(json).map_err(|e| {
+            use alloc::string::ToString;
+            JwsError::HeaderJson(match e.classify() {
+                serde_json::error::Category::Data if e.to_string().starts_with("duplicate") => {
+                    JsonError::DuplicateMember
+                }
+                serde_json::error::Category::Data => JsonError::NotAnObject,
+                _ => JsonError::Syntax,
+            })
+        })?;
+        parsed.0
     }
 }
 
-fn opt_string(obj: &Object, name: &'static str) -> Result<Option<String>, JwsError> {
-    match obj.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(JwsError::InvalidHeaderMember(name)),
+struct HeaderParse(Result<Header, JwsError>);
+
+impl<'de> serde::Deserialize<'de> for HeaderParse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(HeaderVisitor)
     }
+}
+
+struct HeaderVisitor;
+
+impl<'de> serde::de::Visitor<'de> for HeaderVisitor {
+    type Value = HeaderParse;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<HeaderParse, A::Error> {
+        let mut seen = SeenKeys::default();
+        let mut alg: Option<Value> = None;
+        let (mut kid, mut typ, mut cty, mut crit, mut b64) = (None, None, None, None, None);
+        while let Some(Key(k)) = m.next_key()? {
+            let slot = match &*k {
+                "alg" => &mut alg,
+                "kid" => &mut kid,
+                "typ" => &mut typ,
+                "cty" => &mut cty,
+                "crit" => &mut crit,
+                "b64" => &mut b64,
+                _ => {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                    if !seen.insert(k) {
+                        return Err(serde::de::Error::custom("duplicate member"));
+                    }
+                    continue;
+                }
+            };
+            *slot = Some(m.next_value::<Value>()?);
+            if !seen.insert(k) {
+                return Err(serde::de::Error::custom("duplicate member"));
+            }
+        }
+        Ok(HeaderParse(build_header(alg, kid, typ, cty, crit, b64)))
+    }
+}
+
+fn build_header(
+    alg: Option<Value>,
+    kid: Option<Value>,
+    typ: Option<Value>,
+    cty: Option<Value>,
+    crit: Option<Value>,
+    b64: Option<Value>,
+) -> Result<Header, JwsError> {
+    let alg = match alg {
+        Some(Value::String(s)) => Algorithm::from_name(&s).ok_or(JwsError::UnsupportedAlg)?,
+        _ => return Err(JwsError::MissingAlg),
+    };
+    if let Some(crit) = crit {
+        // Whatever `crit` contains, we understand no extension, so the token must be rejected;
+        // an ill-formed `crit` is rejected as well (RFC 7515 §4.1.11).
+        return Err(match crit {
+            Value::Array(_) => JwsError::UnsupportedCritical,
+            _ => JwsError::InvalidHeaderMember("crit"),
+        });
+    }
+    match b64 {
+        None | Some(Value::Bool(true)) => {}
+        Some(Value::Bool(false)) => return Err(JwsError::UnencodedPayload),
+        Some(_) => return Err(JwsError::InvalidHeaderMember("b64")),
+    }
+    let string = |v: Option<Value>, name: &'static str| match v {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(JwsError::InvalidHeaderMember(name)),
+    };
+    Ok(Header { alg, kid: string(kid, "kid")?, typ: string(typ, "typ")?, cty: string(cty, "cty")? })
 }
 
 /// A structurally valid compact JWS whose signature has not been checked yet.
@@ -170,8 +231,7 @@ impl<'a> CompactJws<'a> {
             return Err(JwsError::TooLarge);
         }
         let header_json = base64url::decode(h).map_err(|e| JwsError::Base64(Segment::Header, e))?;
-        let header_obj = json::parse_object(&header_json).map_err(JwsError::HeaderJson)?;
-        let header = Header::from_object(&header_obj)?;
+        let header = Header::parse(&header_json)?;
         let payload = base64url::decode(p).map_err(|e| JwsError::Base64(Segment::Payload, e))?;
         let signature =
             base64url::decode(s).map_err(|e| JwsError::Base64(Segment::Signature, e))?;
@@ -205,6 +265,11 @@ impl<'a> CompactJws<'a> {
     /// Moves the payload out (for callers that parse it after verification).
     pub fn into_payload(self) -> Vec<u8> {
         self.payload
+    }
+
+    /// Moves the header and payload out.
+    pub fn into_parts(self) -> (Header, Vec<u8>) {
+        (self.header, self.payload)
     }
 }
 

@@ -19,5 +19,5 @@ pub mod claims;
 pub mod verify;
 
 pub use cache::{CacheConfig, CacheOutcome, TokenCache};
-pub use claims::{ClaimError, ClaimPolicy, TypPolicy, ValidityWindow};
+pub use claims::{ClaimError, ClaimPolicy, RegisteredClaims, TypPolicy, ValidityWindow};
 pub use verify::{AlgorithmPolicy, JwtValidator, VerifiedToken, VerifyError};

@@ -6,7 +6,9 @@ use core::fmt;
 use sha2::{Digest, Sha256};
 
 use super::alg::Algorithm;
-use super::claims::{ClaimError, ClaimPolicy, ValidityWindow};
+use once_cell::race::OnceBox;
+
+use super::claims::{ClaimError, ClaimPolicy, PayloadError, RegisteredClaims, ValidityWindow};
 use super::json::{self, Object};
 use super::jwk::KeySet;
 use super::jws::{CompactJws, Header, JwsError, JwsLimits};
@@ -80,10 +82,12 @@ impl From<ClaimError> for VerifyError {
 }
 
 /// A token whose signature and claims were accepted.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct VerifiedToken {
     header: Header,
-    claims: Object,
+    registered: RegisteredClaims,
+    /// The whole claims object, parsed on first use (most requests never need it).
+    claims: OnceBox<Object>,
     payload: Vec<u8>,
     window: ValidityWindow,
     iat_bound: bool,
@@ -96,9 +100,19 @@ impl VerifiedToken {
         &self.header
     }
 
-    /// The claims set.
-    pub fn claims(&self) -> &Object {
-        &self.claims
+    /// The registered claims (`iss`, `sub`, `aud`, `azp`, `nonce`, `exp`, `nbf`, `iat`).
+    pub fn registered(&self) -> &RegisteredClaims {
+        &self.registered
+    }
+
+    /// The whole claims set, parsed strictly on first use. Fails only if a nested member
+    /// repeats a name (the top level was checked during verification).
+    pub fn claims(&self) -> Result<&Object, VerifyError> {
+        if let Some(c) = self.claims.get() {
+            return Ok(c);
+        }
+        let parsed = json::parse_object(&self.payload).map_err(|_| VerifyError::Payload)?;
+        Ok(self.claims.get_or_init(|| alloc::boxed::Box::new(parsed)))
     }
 
     /// The payload bytes exactly as signed (a JSON object).
@@ -123,7 +137,13 @@ impl VerifiedToken {
 
     /// A string claim, if present and a string.
     pub fn str_claim(&self, name: &str) -> Option<&str> {
-        self.claims.get(name).and_then(|v| v.as_str())
+        match name {
+            "iss" => self.registered.iss.as_deref(),
+            "sub" => self.registered.sub.as_deref(),
+            "azp" => self.registered.azp.as_deref(),
+            "nonce" => self.registered.nonce.as_deref(),
+            _ => self.claims().ok()?.get(name).and_then(|v| v.as_str()),
+        }
     }
 }
 
@@ -192,12 +212,21 @@ impl JwtValidator {
         }
         let key =
             if header.alg == Algorithm::None { None } else { Some(verify_signature(&jws, keys)?) };
-        let header = jws.header().clone();
-        let payload = jws.into_payload();
-        let claims = json::parse_object(&payload).map_err(|_| VerifyError::Payload)?;
-        let window = self.claims.validate(&header, &claims, now)?;
-        let (_, iat_bound) = self.claims.window(&claims)?;
-        Ok(VerifiedToken { header, claims, payload, window, iat_bound, key })
+        let (header, payload) = jws.into_parts();
+        let registered = RegisteredClaims::parse(&payload).map_err(|e| match e {
+            PayloadError::Json => VerifyError::Payload,
+            PayloadError::Claim(c) => VerifyError::Claims(c),
+        })?;
+        let (window, iat_bound) = self.claims.validate(&header, &registered, now)?;
+        Ok(VerifiedToken {
+            header,
+            registered,
+            claims: OnceBox::new(),
+            payload,
+            window,
+            iat_bound,
+            key,
+        })
     }
 }
 
