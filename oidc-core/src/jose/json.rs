@@ -164,7 +164,7 @@ impl<'de> SeenKeys<'de> {
     /// Records `key`; `false` if it was already there.
     pub(crate) fn insert(&mut self, key: alloc::borrow::Cow<'de, str>) -> bool {
         if self.many.is_empty() {
-            if self.few.iter().any(|k| *k == key) {
+            if self.few.contains(&key) {
                 return false;
             }
             if self.few.len() < 32 {
