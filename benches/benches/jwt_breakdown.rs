@@ -77,7 +77,13 @@ fn jwt_breakdown(c: &mut Criterion) {
     let jws = CompactJws::parse(token).expect("token parses");
     let claims = json::parse_object(payload.as_bytes()).expect("claims parse");
     validator.verify(token, &keys, now).expect("token verifies");
-    policy.validate(jws.header(), &oidc_core::jose::RegisteredClaims::parse(payload.as_bytes()).expect("claims"), now).expect("claims validate");
+    policy
+        .validate(
+            jws.header(),
+            &oidc_core::jose::RegisteredClaims::parse(payload.as_bytes()).expect("claims"),
+            now,
+        )
+        .expect("claims validate");
     let typed: Registered<'_> =
         serde_json::from_slice(payload.as_bytes()).expect("typed claims parse");
     assert_eq!(typed.iss, Some(fx::ISSUER));

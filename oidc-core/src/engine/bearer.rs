@@ -599,8 +599,11 @@ pub(super) fn grant(
         }
     }
     if cfg.set_userinfo_header {
-        set_headers
-            .push(("x-userinfo", base64::engine::general_purpose::STANDARD.encode(raw_claims)));
+        let b64 = match &claims {
+            Claims::Jwt(t) => String::from(t.payload_base64()),
+            Claims::Object(_) => base64::engine::general_purpose::STANDARD.encode(raw_claims),
+        };
+        set_headers.push(("x-userinfo", b64));
     }
     let subject = claims.sub().map(String::from);
     Decision::Allow(Grant { remove_headers: IDENTITY_HEADERS.to_vec(), set_headers, subject, via })

@@ -1,5 +1,6 @@
 //! JWT verification: structure, algorithm policy, key selection, signature, then claims.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -88,6 +89,9 @@ pub struct VerifiedToken {
     registered: RegisteredClaims,
     /// The whole claims object, parsed on first use (most requests never need it).
     claims: OnceBox<Object>,
+    /// The payload in standard base64 (what APISIX sends upstream as `X-Userinfo`), made on
+    /// first use and kept, so cache hits do not re-encode it.
+    payload_base64: OnceBox<String>,
     payload: Vec<u8>,
     window: ValidityWindow,
     iat_bound: bool,
@@ -118,6 +122,14 @@ impl VerifiedToken {
     /// The payload bytes exactly as signed (a JSON object).
     pub fn payload_json(&self) -> &[u8] {
         &self.payload
+    }
+
+    /// The payload in standard (padded) base64, computed once.
+    pub fn payload_base64(&self) -> &str {
+        self.payload_base64.get_or_init(|| {
+            use base64::Engine as _;
+            alloc::boxed::Box::new(base64::engine::general_purpose::STANDARD.encode(&self.payload))
+        })
     }
 
     /// When the token is valid.
@@ -222,6 +234,7 @@ impl JwtValidator {
             header,
             registered,
             claims: OnceBox::new(),
+            payload_base64: OnceBox::new(),
             payload,
             window,
             iat_bound,
