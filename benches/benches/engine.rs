@@ -149,7 +149,7 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("bare/aws-lc-rs256", |b| {
         b.iter(|| {
-            fx.bare.verify_sig(black_box(&fx.signing_input), black_box(&fx.signature)).unwrap()
+            fx.bare.verify_sig(black_box(&fx.signing_input), black_box(&fx.signature)).unwrap();
         });
     });
     g.finish();
