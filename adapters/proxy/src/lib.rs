@@ -5,6 +5,7 @@
 pub mod balancer;
 pub mod config;
 pub mod driver;
+pub mod http;
 pub mod router;
 pub mod runtime;
 
