@@ -1,6 +1,11 @@
-//! monoio (io_uring) glue for the gateway: listeners, sockets, timers and TLS to the identity
-//! provider. All gateway decisions live in `oidc-proxy` and `oidc-core`.
-//!
-//! This crate is being built up; today it only pins the dependency on the core.
+//! monoio (io_uring) glue for the gateway: sockets, timers, TLS to identity providers, and the
+//! worker loop. Every decision lives in `oidc-proxy` and `oidc-core`; this crate only moves
+//! bytes and waits for time.
 
-pub use oidc_core;
+mod streams;
+mod tls;
+mod worker;
+
+pub use streams::{MonoioTimer, TcpConn, TlsConn, UpstreamConnector};
+pub use tls::{IdpTls, TlsSettings};
+pub use worker::{LogFactory, Shared, WorkerOptions, io_uring_available, run_worker};

@@ -2,10 +2,14 @@
 //! file, the route table, upstream balancing, the sans-IO HTTP/1.1 codec, the proxy loop written
 //! once over owned-buffer streams, and the driver between connections and [`oidc_core`]'s engine.
 
+pub mod access_log;
 pub mod balancer;
 pub mod config;
 pub mod driver;
 pub mod http;
+pub mod idp_client;
+pub mod pool;
+pub mod proxy;
 pub mod router;
 pub mod runtime;
 

@@ -1,0 +1,294 @@
+//! Performs the engine's [`HttpIntent`]s: HTTP/1.1 over TCP or TLS (certificate verification as
+//! the intent says), optionally through a forward proxy (`proxy_opts`: plain HTTP through
+//! `http_proxy`, HTTP CONNECT tunnels through `https_proxy`), with the intent's deadline and
+//! response size cap. Written once over the runtime traits.
+
+use std::time::Instant;
+
+use oidc_core::engine::{FailureKind, HttpIntent};
+
+use crate::http::{BodyFraming, ChunkedDecoder, LengthCounter, Limits, parse_response_head};
+use crate::runtime::{IdpConnector, Stream, Timer, timeout};
+
+/// A parsed `http(s)://host[:port]/path` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// TLS or not.
+    pub tls: bool,
+    /// Host name or IP (brackets removed).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Path and query (`/` when empty).
+    pub path: String,
+}
+
+impl Target {
+    /// Parses an absolute `http` or `https` URL.
+    pub fn parse(url: &str) -> Option<Self> {
+        let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else {
+            (false, url.strip_prefix("http://")?)
+        };
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.contains('@') || authority.is_empty() {
+            return None;
+        }
+        let default_port = if tls { 443 } else { 80 };
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6.split_once(']')?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => p.parse().ok()?,
+                None if after.is_empty() => default_port,
+                None => return None,
+            };
+            (h.to_string(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), p.parse().ok()?),
+                None => (authority.to_string(), default_port),
+            }
+        };
+        let path = if path.starts_with('?') { format!("/{path}") } else { path.to_string() };
+        Some(Self { tls, host, port, path })
+    }
+
+    fn authority(&self) -> String {
+        let host =
+            if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        if self.port == if self.tls { 443 } else { 80 } {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+fn no_proxy_matches(list: &str, host: &str) -> bool {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).any(|entry| {
+        entry == "*" || host.eq_ignore_ascii_case(entry.trim_start_matches('.')) || {
+            let suffix =
+                if entry.starts_with('.') { entry.to_string() } else { format!(".{entry}") };
+            host.len() > suffix.len()
+                && host[host.len() - suffix.len()..].eq_ignore_ascii_case(&suffix)
+        }
+    })
+}
+
+/// Performs `intent`, returning the status and body.
+pub async fn perform<C: IdpConnector, T: Timer>(
+    connector: &C,
+    timer: &T,
+    clock: &crate::driver::Clock,
+    intent: &HttpIntent,
+) -> Result<(u16, Vec<u8>), FailureKind> {
+    let deadline = clock.to_std(intent.deadline);
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    match timeout(timer, remaining, exchange(connector, intent)).await {
+        Ok(r) => r,
+        Err(_) => Err(FailureKind::Timeout),
+    }
+}
+
+async fn exchange<C: IdpConnector>(
+    connector: &C,
+    intent: &HttpIntent,
+) -> Result<(u16, Vec<u8>), FailureKind> {
+    let target = Target::parse(&intent.url).ok_or(FailureKind::Protocol)?;
+    let proxy = intent.proxy.as_ref().and_then(|p| {
+        if p.no_proxy.as_deref().is_some_and(|l| no_proxy_matches(l, &target.host)) {
+            return None;
+        }
+        let (url, auth) = if target.tls {
+            (p.https_proxy.as_deref()?, p.https_proxy_authorization.as_deref())
+        } else {
+            (p.http_proxy.as_deref()?, p.http_proxy_authorization.as_deref())
+        };
+        Some((Target::parse(url)?, auth))
+    });
+    let request_target;
+    let tcp = match &proxy {
+        None => {
+            request_target = target.path.clone();
+            connector.tcp(&target.host, target.port).await.map_err(|_| FailureKind::Connect)?
+        }
+        Some((p, auth)) => {
+            let mut tcp = connector.tcp(&p.host, p.port).await.map_err(|_| FailureKind::Connect)?;
+            if target.tls {
+                // RFC 9110 §9.3.6: a tunnel, then TLS end to end.
+                let mut req = format!(
+                    "CONNECT {0}:{1} HTTP/1.1\r\nHost: {0}:{1}\r\n",
+                    target.host, target.port
+                );
+                if let Some(a) = auth {
+                    req.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+                }
+                req.push_str("\r\n");
+                let (r, _) = tcp.write_all(req.into_bytes()).await;
+                r.map_err(|_| FailureKind::Connect)?;
+                let (status, _, rest) = read_head(&mut tcp, "CONNECT").await?;
+                if !(200..300).contains(&status) || !rest.is_empty() {
+                    return Err(FailureKind::Connect);
+                }
+                request_target = target.path.clone();
+            } else {
+                request_target = intent.url.clone();
+            }
+            tcp
+        }
+    };
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {}\r\n",
+        intent.method.as_str(),
+        request_target,
+        target.authority()
+    );
+    for (n, v) in &intent.headers {
+        head.push_str(n);
+        head.push_str(": ");
+        head.push_str(v);
+        head.push_str("\r\n");
+    }
+    if let Some((_, Some(a))) = &proxy
+        && !target.tls
+    {
+        head.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", intent.body.len()));
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&intent.body);
+    if target.tls {
+        let mut tls = connector.tls(tcp, &target.host, intent.tls_verify).await?;
+        roundtrip(&mut tls, bytes, intent).await
+    } else {
+        let mut tcp = tcp;
+        roundtrip(&mut tcp, bytes, intent).await
+    }
+}
+
+async fn roundtrip<S: Stream>(
+    s: &mut S,
+    request: Vec<u8>,
+    intent: &HttpIntent,
+) -> Result<(u16, Vec<u8>), FailureKind> {
+    let (r, _) = s.write_all(request).await;
+    r.map_err(|_| FailureKind::Connect)?;
+    let (status, framing, mut buf) = read_head(s, intent.method.as_str()).await?;
+    let max = intent.max_response_bytes;
+    let mut body = Vec::new();
+    match framing {
+        BodyFraming::None => {}
+        BodyFraming::ContentLength(n) => {
+            if n > max as u64 {
+                return Err(FailureKind::TooLarge);
+            }
+            let mut counter = LengthCounter::new(n);
+            loop {
+                let take = counter.take(buf.len());
+                body.extend(buf.drain(..take));
+                if counter.is_done() {
+                    break;
+                }
+                if read_more(s, &mut buf).await? == 0 {
+                    return Err(FailureKind::Protocol);
+                }
+            }
+        }
+        BodyFraming::Chunked => {
+            let mut dec = ChunkedDecoder::new(&Limits::default());
+            loop {
+                let used = dec.decode(&buf, &mut body).map_err(|_| FailureKind::Protocol)?;
+                buf.drain(..used);
+                if body.len() > max {
+                    return Err(FailureKind::TooLarge);
+                }
+                if dec.is_done() {
+                    break;
+                }
+                if read_more(s, &mut buf).await? == 0 {
+                    return Err(FailureKind::Protocol);
+                }
+            }
+        }
+        BodyFraming::UntilClose => loop {
+            body.append(&mut buf);
+            if body.len() > max {
+                return Err(FailureKind::TooLarge);
+            }
+            if read_more(s, &mut buf).await? == 0 {
+                break;
+            }
+        },
+    }
+    Ok((status, body))
+}
+
+async fn read_more<S: Stream>(s: &mut S, buf: &mut Vec<u8>) -> Result<usize, FailureKind> {
+    let mut b = std::mem::take(buf);
+    b.reserve(16 * 1024);
+    let (r, b) = s.read(b).await;
+    *buf = b;
+    r.map_err(|_| FailureKind::Protocol)
+}
+
+async fn read_head<S: Stream>(
+    s: &mut S,
+    method: &str,
+) -> Result<(u16, BodyFraming, Vec<u8>), FailureKind> {
+    let limits = Limits { max_head_bytes: 64 * 1024, max_headers: 200, ..Limits::default() };
+    let mut buf = Vec::with_capacity(16 * 1024);
+    loop {
+        match parse_response_head(&buf, &limits, method) {
+            Ok(Some((h, used))) if (100..200).contains(&h.status) => {
+                buf.drain(..used);
+            }
+            Ok(Some((h, used))) => {
+                buf.drain(..used);
+                return Ok((h.status, h.framing, buf));
+            }
+            Ok(None) => {
+                if read_more(s, &mut buf).await? == 0 {
+                    return Err(FailureKind::Protocol);
+                }
+            }
+            Err(_) => return Err(FailureKind::Protocol),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t =
+            Target::parse("https://idp.example/realms/x/.well-known/openid-configuration").unwrap();
+        assert_eq!(
+            (t.tls, t.host.as_str(), t.port, t.path.as_str()),
+            (true, "idp.example", 443, "/realms/x/.well-known/openid-configuration")
+        );
+        let t = Target::parse("http://127.0.0.1:9000?x=1").unwrap();
+        assert_eq!(
+            (t.port, t.path.as_str(), t.authority()),
+            (9000, "/?x=1", "127.0.0.1:9000".to_string())
+        );
+        let t = Target::parse("https://[::1]:8443/jwks").unwrap();
+        assert_eq!((t.host.as_str(), t.authority()), ("::1", "[::1]:8443".to_string()));
+        assert!(Target::parse("ftp://x/").is_none());
+        assert!(Target::parse("https://user@x/").is_none());
+        assert!(Target::parse("https://x:99999/").is_none());
+    }
+
+    #[test]
+    fn no_proxy() {
+        assert!(no_proxy_matches("localhost, .corp.example", "idp.corp.example"));
+        assert!(no_proxy_matches("corp.example", "corp.example"));
+        assert!(!no_proxy_matches("corp.example", "evilcorp.example"));
+        assert!(no_proxy_matches("*", "anything"));
+    }
+}
