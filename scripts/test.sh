@@ -6,11 +6,24 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "toolchain"
+step "toolchain and system packages"
 cargo --version
 for tool in cargo-fmt cargo-clippy; do
     command -v "$tool" >/dev/null || { echo "missing $tool (rustup component)"; exit 1; }
 done
+# The end-to-end tests run a real OpenID Provider (node oidc-provider) whose TLS certificates
+# are made with the openssl CLI.
+missing=()
+command -v node >/dev/null || missing+=(nodejs npm)
+command -v openssl >/dev/null || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+fi
+node --version
+
+step "e2e identity provider: npm ci (from the lock file)"
+(cd e2e/idp && npm ci --no-audit --no-fund --loglevel=error)
 
 step "format"
 cargo fmt --all --check
@@ -44,5 +57,6 @@ cargo check --manifest-path fuzz/Cargo.toml --quiet
 step "docs (oidc-core, warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc -p oidc-core --no-deps --quiet
 
-step "tests (workspace)"
+step "tests (workspace; e2e uses the gateway binary)"
+cargo build -p gateway-monoio --locked
 cargo test --workspace --locked

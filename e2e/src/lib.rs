@@ -1,3 +1,38 @@
-//! End-to-end tests of the gateway binaries against a real OpenID Provider (`oidc-provider` from
-//! npm) and a real browser (headless Chromium). The tests live in `tests/`; this library holds
-//! their shared harness as it grows.
+//! Harness for end-to-end tests: the real OpenID Provider (`e2e/idp`, node `oidc-provider`), an
+//! echo upstream that records what it received, the `gateway-monoio` binary, and a small HTTP
+//! client. Every process is started on 127.0.0.1 with ephemeral ports and stopped on drop.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)]
+
+pub mod client;
+pub mod echo;
+pub mod gateway;
+pub mod idp;
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A fresh temporary directory (removed on drop).
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates one.
+    pub fn new(tag: &str) -> Self {
+        let n: u64 =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                as u64;
+        let p = std::env::temp_dir().join(format!("oidc-e2e-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
