@@ -144,3 +144,19 @@ mod tests {
         assert!(b64url_decode(RSA_2048_PKCS8).len() > 1100);
     }
 }
+
+/// A deterministic [`oidc_core::engine::Entropy`] for benchmarks (an LCG; not for real use).
+#[derive(Debug)]
+pub struct BenchRng(pub u64);
+
+impl oidc_core::engine::Entropy for BenchRng {
+    fn fill_public(&mut self, b: &mut [u8]) {
+        self.fill_secret(b);
+    }
+    fn fill_secret(&mut self, b: &mut [u8]) {
+        for x in b {
+            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            *x = (self.0 >> 56) as u8;
+        }
+    }
+}

@@ -154,19 +154,8 @@ pub async fn serve_connection<S, T, C>(
             }
         };
         let started = Instant::now();
-        let keep_alive = handle(
-            &gw,
-            &oidc_index,
-            head,
-            &mut buf,
-            &mut client,
-            peer,
-            timer,
-            connector,
-            pool,
-            started,
-        )
-        .await;
+        let mut io = Io { client: &mut client, peer, timer, connector, pool };
+        let keep_alive = handle(&gw, &oidc_index, head, &mut buf, &mut io, started).await;
         if !keep_alive {
             let _ = client.shutdown().await;
             return;
@@ -174,20 +163,25 @@ pub async fn serve_connection<S, T, C>(
     }
 }
 
+/// One client connection's I/O context.
+struct Io<'a, S, T, C: Connector> {
+    client: &'a mut S,
+    peer: SocketAddr,
+    timer: &'a T,
+    connector: &'a C,
+    pool: &'a Pool<C::Conn>,
+}
+
 /// Handles one request; returns whether the client connection may be reused.
-#[allow(clippy::too_many_arguments)]
 async fn handle<S: Stream, T: Timer, C: Connector>(
     gw: &Gateway,
     oidc_index: &[Option<usize>],
     mut head: RequestHead,
     buf: &mut Vec<u8>,
-    client: &mut S,
-    peer: SocketAddr,
-    timer: &T,
-    connector: &C,
-    pool: &Pool<C::Conn>,
+    io: &mut Io<'_, S, T, C>,
     started: Instant,
 ) -> bool {
+    let peer = io.peer;
     let method = head.method.clone();
     let path = head.path().to_string();
     let mut entry =
@@ -199,7 +193,7 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
     let Some(route_idx) = gw.router.find(&head.method, head.host(), head.path()) else {
         entry.status = 404;
         let _ =
-            respond(client, 404, "Not Found", &[], br#"{"error":"no route"}"#, early_keep_alive)
+            respond(io.client, 404, "Not Found", &[], br#"{"error":"no route"}"#, early_keep_alive)
                 .await;
         entry.duration = started.elapsed();
         log(gw, &entry);
@@ -228,7 +222,7 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
                 let hs: Vec<Header> =
                     d.headers.iter().map(|(n, v)| Header::new(*n, v.as_bytes())).collect();
                 let _ = respond(
-                    client,
+                    io.client,
                     d.status,
                     reason_phrase(d.status),
                     &hs,
@@ -253,9 +247,7 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
         }
     }
 
-    let result =
-        forward(gw, route, route_idx, head, buf, client, peer, timer, connector, pool, &mut entry)
-            .await;
+    let result = forward(gw, route, route_idx, head, buf, io, &mut entry).await;
     entry.duration = started.elapsed();
     let keep = match result {
         Ok(keep) => keep,
@@ -266,7 +258,7 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
                 504 => br#"{"error":"upstream timed out"}"#,
                 _ => br#"{"error":"upstream unavailable"}"#,
             };
-            let _ = respond(client, status, reason_phrase(status), &[], body, false).await;
+            let _ = respond(io.client, status, reason_phrase(status), &[], body, false).await;
             false
         }
     };
@@ -275,20 +267,17 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
 }
 
 /// Forwards an allowed request and streams the response; `Ok(keep_alive)`.
-#[allow(clippy::too_many_arguments)]
 async fn forward<S: Stream, T: Timer, C: Connector>(
     gw: &Gateway,
     route: &RouteConfig,
     route_idx: usize,
     mut head: RequestHead,
     buf: &mut Vec<u8>,
-    client: &mut S,
-    peer: SocketAddr,
-    timer: &T,
-    connector: &C,
-    pool: &Pool<C::Conn>,
+    io: &mut Io<'_, S, T, C>,
     entry: &mut Entry<'_>,
 ) -> Result<bool, Failure> {
+    let (peer, timer, connector, pool) = (io.peer, io.timer, io.connector, io.pool);
+    let client = &mut *io.client;
     let up = &route.upstream;
     let node_idx = gw
         .balancers

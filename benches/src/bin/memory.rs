@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use oidc_benches as fx;
 use oidc_core::config::OidcConfig;
 use oidc_core::engine::{
-    Decision, Engine, Entropy, Input, Instant, Now, Output, RequestToken, RequestView,
-    ResponseView, Settings,
+    Decision, Engine, Input, Instant, Now, Output, RequestToken, RequestView, ResponseView,
+    Settings,
 };
 use p256::ecdsa::signature::Signer as _;
 
@@ -35,18 +35,7 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
-struct Rng(u64);
-impl Entropy for Rng {
-    fn fill_public(&mut self, b: &mut [u8]) {
-        self.fill_secret(b);
-    }
-    fn fill_secret(&mut self, b: &mut [u8]) {
-        for x in b {
-            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            *x = (self.0 >> 56) as u8;
-        }
-    }
-}
+use oidc_benches::BenchRng as Rng;
 
 fn now() -> Now {
     Now { mono: Instant::from_micros(1_000_000), wall: fx::now() }

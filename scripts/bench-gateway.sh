@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Load benchmark on loopback: wrk against (1) the upstream directly, (2) nginx as a plain reverse
+# proxy, (3) gateway-monoio with a bearer JWT route on the cached path (one valid token), and
+# (4) gateway-monoio verifying every request (a stream of distinct tokens, cache bypassed).
+# Rounds are interleaved so drift of this shared VM hits every target alike. Bounded in time.
+#
+#   scripts/bench-gateway.sh [ROUNDS=3] [SECONDS=10] [CONNECTIONS=64]
+#
+# Prints a markdown table (median of the rounds) and the gateway's RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+SECS=${2:-10}
+CONNS=${3:-64}
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    [ -f "$work/nginx.pid" ] && nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --release -q -p gateway-monoio -p oidc-benches --bins
+./target/release/mint "$work" 1000 >/dev/null
+ISSUER="https://login.example.com/7d1c0b2e-5f4a-4c11-9e3b-2a8f6d0c4b19/v2.0"
+
+# nginx: port 18081 is the upstream (a fixed 200 body), port 18082 a plain reverse proxy to it.
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    upstream backend { server 127.0.0.1:18081; keepalive 64; }
+    server {
+        listen 127.0.0.1:18081;
+        location / { return 200 '{"ok":true}\n'; }
+    }
+    server {
+        listen 127.0.0.1:18082;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work"
+sleep 0.5
+
+PEM=$(sed 's/^/        /' "$work/public.pem")
+cat > "$work/gateway.yaml" <<YAML
+gateway:
+  listen: 127.0.0.1:18083
+  workers: 2
+  access_log: off
+routes:
+  - id: cached
+    uri: /cached
+    plugins:
+      openid-connect:
+        client_id: bench
+        client_secret: bench-secret-0123
+        discovery: https://idp.invalid/.well-known/openid-configuration
+        bearer_only: true
+        public_key: |
+$PEM
+        claim_validator: {issuer: {valid_issuers: ["$ISSUER"]}}
+    upstream: {nodes: {"127.0.0.1:18081": 1}}
+  - id: uncached
+    uri: /uncached
+    plugins:
+      openid-connect:
+        client_id: bench
+        client_secret: bench-secret-0123
+        discovery: https://idp.invalid/.well-known/openid-configuration
+        bearer_only: true
+        jwt_verification_cache_ignore: true
+        public_key: |
+$PEM
+        claim_validator: {issuer: {valid_issuers: ["$ISSUER"]}}
+    upstream: {nodes: {"127.0.0.1:18081": 1}}
+YAML
+./target/release/gateway-monoio --config "$work/gateway.yaml" 2>"$work/gateway.err" &
+gw=$!
+pids+=("$gw")
+for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18083/ && break; sleep 0.1; done
+TOKEN=$(head -1 "$work/tokens.txt")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18083/cached)
+[ "$code" = 200 ] || { echo "gateway check failed: $code"; cat "$work/gateway.err"; exit 1; }
+rss_idle=$(ps -o rss= -p "$gw")
+
+cat > "$work/tokens.lua" <<LUA
+local tokens = {}
+for line in io.lines("$work/tokens.txt") do tokens[#tokens + 1] = line end
+local i = 0
+request = function()
+  i = i % #tokens + 1
+  return wrk.format("GET", "/uncached", { ["Authorization"] = "Bearer " .. tokens[i] })
+end
+LUA
+
+run() { # name url [wrk args...]
+    local name=$1 url=$2; shift 2
+    wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" "$url" > "$work/$name.out" 2>&1
+    local rps p50 p99
+    rps=$(awk '/Requests\/sec/ {print $2}' "$work/$name.out")
+    p50=$(awk '$1=="50%" {print $2}' "$work/$name.out")
+    p99=$(awk '$1=="99%" {print $2}' "$work/$name.out")
+    echo "$name $rps $p50 $p99" >> "$work/results.txt"
+}
+
+for r in $(seq "$ROUNDS"); do
+    run direct http://127.0.0.1:18081/
+    run nginx http://127.0.0.1:18082/
+    run gw-cached http://127.0.0.1:18083/cached -H "Authorization: Bearer $TOKEN"
+    run gw-uncached http://127.0.0.1:18083/uncached -s "$work/tokens.lua"
+    echo "round $r done" >&2
+done
+rss_after=$(ps -o rss= -p "$gw")
+
+python3 - "$work/results.txt" "$rss_idle" "$rss_after" <<'PY'
+import statistics, sys
+def ms(v):
+    v = v.strip()
+    for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if v.endswith(unit):
+            return float(v[: -len(unit)]) * f
+    return float(v)
+rows = {}
+for line in open(sys.argv[1]):
+    name, rps, p50, p99 = line.split()
+    rows.setdefault(name, []).append((float(rps), ms(p50), ms(p99)))
+med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
+n = med["nginx"]
+print("| target | requests/s | p50 | p99 | rps vs nginx | p99 vs nginx |")
+print("|---|--:|--:|--:|--:|--:|")
+for k in ("direct", "nginx", "gw-cached", "gw-uncached"):
+    r, p50, p99 = med[k]
+    print(f"| {k} | {r:,.0f} | {p50:.2f} ms | {p99:.2f} ms | {r / n[0]:.2f}× | {p99 / n[2]:.2f}× |")
+print(f"\ngateway RSS: {int(sys.argv[2]) / 1024:.1f} MiB idle (after one request), {int(sys.argv[3]) / 1024:.1f} MiB after the run")
+PY
