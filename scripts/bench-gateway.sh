@@ -59,7 +59,7 @@ NGINX
 nginx -c "$work/nginx.conf" -p "$work"
 sleep 0.5
 
-PEM=$(sed 's/^/        /' "$work/public.pem")
+PEM=$(sed 's/^/          /' "$work/public.pem")
 cat > "$work/gateway.yaml" <<YAML
 gateway:
   listen: 127.0.0.1:18083
