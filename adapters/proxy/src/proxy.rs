@@ -117,7 +117,9 @@ pub async fn serve_connection<S, T, C>(
                     break head;
                 }
                 Ok(None) => {
-                    buf.reserve(READ_CHUNK);
+                    if buf.capacity() - buf.len() < 4096 {
+                        buf.reserve(READ_CHUNK);
+                    }
                     match timeout(timer, keepalive, client.read(buf)).await {
                         Ok((Ok(n), b)) => {
                             buf = b;
@@ -335,6 +337,17 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
 
     let mut out = Vec::with_capacity(1024);
     write_request_head(&head, &mut out);
+    // A small Content-Length body that arrived with the head travels in the same write, and a
+    // retry on a fresh connection can resend it.
+    let mut framing = framing;
+    if let BodyFraming::ContentLength(n) = framing
+        && let Ok(n) = usize::try_from(n)
+        && n <= READ_CHUNK
+        && buf.len() >= n
+    {
+        out.extend(buf.drain(..n));
+        framing = BodyFraming::None;
+    }
 
     // A pooled connection may have been closed by the upstream; retry once on a fresh one when
     // nothing of the body has been sent yet.
@@ -384,9 +397,22 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
     }
     let mut out = Vec::with_capacity(1024);
     write_response_head(Version::Http11, resp_head.status, &resp_head.reason, &headers, &mut out);
+    entry.status = resp_head.status;
+    // A small body that already arrived with the head goes out in the same write.
+    if let BodyFraming::ContentLength(n) = resp_head.framing
+        && usize::try_from(n).is_ok_and(|n| n == resp_buf.len())
+    {
+        out.append(&mut resp_buf);
+        entry.bytes_sent = n;
+        let (r, _) = client.write_all(out).await;
+        r.map_err(|_| Failure::ClientGone)?;
+        if resp_head.keep_alive {
+            pool.put(node.addr, conn);
+        }
+        return Ok(keep_alive);
+    }
     let (r, _) = client.write_all(out).await;
     r.map_err(|_| Failure::ClientGone)?;
-    entry.status = resp_head.status;
 
     let sent = relay_response(
         gw,
@@ -419,7 +445,7 @@ async fn read_response_head<U: Stream, T: Timer>(
     read_timeout: Duration,
 ) -> Result<(ResponseHead, Vec<u8>), ReadHeadError> {
     let limits = Limits { max_head_bytes: 64 * 1024, max_headers: 200, ..gw.limits };
-    let mut buf = Vec::with_capacity(READ_CHUNK);
+    let mut buf = Vec::with_capacity(8 * 1024);
     loop {
         match parse_response_head(&buf, &limits, method) {
             // Interim 1xx responses (other than 101) are swallowed: the client got its own 100.
@@ -431,7 +457,9 @@ async fn read_response_head<U: Stream, T: Timer>(
                 return Ok((h, buf));
             }
             Ok(None) => {
-                buf.reserve(READ_CHUNK);
+                if buf.capacity() - buf.len() < 1024 {
+                    buf.reserve(8 * 1024);
+                }
                 match timeout(timer, read_timeout, conn.read(buf)).await {
                     Ok((Ok(0), _)) => return Err(ReadHeadError::Closed),
                     Ok((Ok(_), b)) => buf = b,
