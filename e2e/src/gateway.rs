@@ -34,15 +34,20 @@ fn free_port() -> u16 {
 }
 
 impl Gateway {
-    /// Starts the gateway with `routes_yaml` (the `routes:` section) and a CA file for the IdP.
+    /// Starts the gateway with `routes_yaml` (the `routes:` section) and the IdP's CA file.
     pub fn start(routes_yaml: &str, ca: &std::path::Path) -> Self {
+        Self::start_with(routes_yaml, Some(ca))
+    }
+
+    /// Starts the gateway, trusting `ca` (if any) besides the system roots for IdP TLS.
+    pub fn start_with(routes_yaml: &str, ca: Option<&std::path::Path>) -> Self {
         let dir = TempDir::new("gw");
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let config = dir.0.join("gateway.yaml");
         let access_log = dir.0.join("access.log");
+        let ca_line = ca.map(|c| format!("  ssl_ca_file: {}\n", c.display())).unwrap_or_default();
         let yaml = format!(
-            "gateway:\n  listen: {addr}\n  workers: 2\n  ssl_ca_file: {}\n  access_log: {}\n  shutdown_grace: 5\n{routes_yaml}",
-            ca.display(),
+            "gateway:\n  listen: {addr}\n  workers: 2\n{ca_line}  access_log: {}\n  shutdown_grace: 5\n{routes_yaml}",
             access_log.display()
         );
         std::fs::write(&config, yaml).unwrap();

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)]
 
 pub mod client;
+pub mod connect_proxy;
 pub mod echo;
 pub mod gateway;
 pub mod idp;
