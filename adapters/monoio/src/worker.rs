@@ -12,7 +12,7 @@ use monoio::net::{ListenerOpts, TcpListener};
 use oidc_core::engine::{Engine, Settings};
 use oidc_proxy::config::GatewayConfig;
 use oidc_proxy::driver::{Driver, IntentFuture, OsEntropy, SharedDriver};
-use oidc_proxy::idp_client::perform;
+use oidc_proxy::idp_client::{IdpPool, perform};
 use oidc_proxy::pool::Pool;
 use oidc_proxy::proxy::{Gateway, LogSink, oidc_route_indices, serve_connection};
 
@@ -103,13 +103,14 @@ async fn worker_main(shared: Arc<Shared>, opts: WorkerOptions) -> io::Result<()>
 
     // The IdP task: performs every intent the engine emits, concurrently.
     let d = Rc::clone(&driver);
+    let idp_pool: Rc<IdpPool<IdpTls>> = Rc::new(IdpPool::default());
     monoio::spawn(async move {
         loop {
             let intent = IntentFuture(Rc::clone(&d)).await;
-            let (d2, idp2) = (Rc::clone(&d), idp.clone());
+            let (d2, idp2, pool2) = (Rc::clone(&d), idp.clone(), Rc::clone(&idp_pool));
             monoio::spawn(async move {
                 let clock = d2.borrow().clock();
-                let result = perform(&idp2, &MonoioTimer, &clock, &intent).await;
+                let result = perform(&idp2, &pool2, &MonoioTimer, &clock, &intent).await;
                 let answer = result.as_ref().map(|(s, b)| (*s, b.as_slice())).map_err(|k| *k);
                 d2.borrow_mut().answer(intent.id, answer);
             });

@@ -8,7 +8,44 @@ use std::time::Instant;
 use oidc_core::engine::{FailureKind, HttpIntent};
 
 use crate::http::{BodyFraming, ChunkedDecoder, LengthCounter, Limits, parse_response_head};
+use crate::pool::Pool;
 use crate::runtime::{IdpConnector, Stream, Timer, timeout};
+
+/// Where a pooled IdP connection goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdpKey {
+    tls: bool,
+    host: String,
+    port: u16,
+    verified: bool,
+}
+
+/// Idle keep-alive connections to identity providers (one per worker). Connections through a
+/// forward proxy are not pooled.
+pub struct IdpPool<C: IdpConnector> {
+    tcp: Pool<C::Tcp, IdpKey>,
+    tls: Pool<C::Tls, IdpKey>,
+}
+
+impl<C: IdpConnector> std::fmt::Debug for IdpPool<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdpPool").field("idle", &self.idle_count()).finish()
+    }
+}
+
+impl<C: IdpConnector> Default for IdpPool<C> {
+    fn default() -> Self {
+        let idle = std::time::Duration::from_secs(30);
+        Self { tcp: Pool::new(8, idle), tls: Pool::new(8, idle) }
+    }
+}
+
+impl<C: IdpConnector> IdpPool<C> {
+    /// Idle connections held.
+    pub fn idle_count(&self) -> usize {
+        self.tcp.idle_count() + self.tls.idle_count()
+    }
+}
 
 /// A parsed `http(s)://host[:port]/path` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,16 +116,19 @@ fn no_proxy_matches(list: &str, host: &str) -> bool {
     })
 }
 
-/// Performs `intent`, returning the status and body.
+/// Performs `intent`, returning the status and body. Direct connections are reused from and
+/// returned to `pool`; a pooled connection that fails before answering is replaced by a fresh
+/// one (discovery, JWKS and introspection requests are safe to repeat).
 pub async fn perform<C: IdpConnector, T: Timer>(
     connector: &C,
+    pool: &IdpPool<C>,
     timer: &T,
     clock: &crate::driver::Clock,
     intent: &HttpIntent,
 ) -> Result<(u16, Vec<u8>), FailureKind> {
     let deadline = clock.to_std(intent.deadline);
     let remaining = deadline.saturating_duration_since(Instant::now());
-    match timeout(timer, remaining, exchange(connector, intent)).await {
+    match timeout(timer, remaining, exchange(connector, pool, intent)).await {
         Ok(r) => r,
         Err(_) => Err(FailureKind::Timeout),
     }
@@ -96,6 +136,7 @@ pub async fn perform<C: IdpConnector, T: Timer>(
 
 async fn exchange<C: IdpConnector>(
     connector: &C,
+    pool: &IdpPool<C>,
     intent: &HttpIntent,
 ) -> Result<(u16, Vec<u8>), FailureKind> {
     let target = Target::parse(&intent.url).ok_or(FailureKind::Protocol)?;
@@ -110,6 +151,23 @@ async fn exchange<C: IdpConnector>(
         };
         Some((Target::parse(url)?, auth))
     });
+    if proxy.is_none() {
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: {}\r\n",
+            intent.method.as_str(),
+            target.path,
+            target.authority()
+        );
+        for (n, v) in &intent.headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", intent.body.len()));
+        let mut request = head.into_bytes();
+        request.extend_from_slice(&intent.body);
+        if let Some(answer) = pooled(pool, &target, intent, &request).await {
+            return Ok(answer);
+        }
+    }
     let request_target;
     let tcp = match &proxy {
         None => {
@@ -130,7 +188,7 @@ async fn exchange<C: IdpConnector>(
                 req.push_str("\r\n");
                 let (r, _) = tcp.write_all(req.into_bytes()).await;
                 r.map_err(|_| FailureKind::Connect)?;
-                let (status, _, rest) = read_head(&mut tcp, "CONNECT").await?;
+                let (status, _, _, rest) = read_head(&mut tcp, "CONNECT").await?;
                 if !(200..300).contains(&status) || !rest.is_empty() {
                     return Err(FailureKind::Connect);
                 }
@@ -158,26 +216,74 @@ async fn exchange<C: IdpConnector>(
     {
         head.push_str(&format!("Proxy-Authorization: {a}\r\n"));
     }
-    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", intent.body.len()));
+    let direct = proxy.is_none();
+    head.push_str(&format!("Content-Length: {}\r\n", intent.body.len()));
+    head.push_str(if direct { "\r\n" } else { "Connection: close\r\n\r\n" });
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(&intent.body);
+    let key = IdpKey {
+        tls: target.tls,
+        host: target.host.clone(),
+        port: target.port,
+        verified: intent.tls_verify,
+    };
     if target.tls {
         let mut tls = connector.tls(tcp, &target.host, intent.tls_verify).await?;
-        roundtrip(&mut tls, bytes, intent).await
+        let (status, body, reusable) = roundtrip(&mut tls, bytes, intent).await?;
+        if direct && reusable {
+            pool.tls.put(key, tls);
+        }
+        Ok((status, body))
     } else {
         let mut tcp = tcp;
-        roundtrip(&mut tcp, bytes, intent).await
+        let (status, body, reusable) = roundtrip(&mut tcp, bytes, intent).await?;
+        if direct && reusable {
+            pool.tcp.put(key, tcp);
+        }
+        Ok((status, body))
     }
 }
 
+/// Tries an idle pooled connection for a direct request; `None` when there is none or it
+/// failed (it is then dropped and the caller opens a fresh one).
+async fn pooled<C: IdpConnector>(
+    pool: &IdpPool<C>,
+    target: &Target,
+    intent: &HttpIntent,
+    request: &[u8],
+) -> Option<(u16, Vec<u8>)> {
+    let key = IdpKey {
+        tls: target.tls,
+        host: target.host.clone(),
+        port: target.port,
+        verified: intent.tls_verify,
+    };
+    if target.tls {
+        let mut s = pool.tls.take(&key)?;
+        let (status, body, reusable) = roundtrip(&mut s, request.to_vec(), intent).await.ok()?;
+        if reusable {
+            pool.tls.put(key, s);
+        }
+        Some((status, body))
+    } else {
+        let mut s = pool.tcp.take(&key)?;
+        let (status, body, reusable) = roundtrip(&mut s, request.to_vec(), intent).await.ok()?;
+        if reusable {
+            pool.tcp.put(key, s);
+        }
+        Some((status, body))
+    }
+}
+
+/// One exchange; also says whether the connection may be reused.
 async fn roundtrip<S: Stream>(
     s: &mut S,
     request: Vec<u8>,
     intent: &HttpIntent,
-) -> Result<(u16, Vec<u8>), FailureKind> {
+) -> Result<(u16, Vec<u8>, bool), FailureKind> {
     let (r, _) = s.write_all(request).await;
     r.map_err(|_| FailureKind::Connect)?;
-    let (status, framing, mut buf) = read_head(s, intent.method.as_str()).await?;
+    let (status, framing, keep_alive, mut buf) = read_head(s, intent.method.as_str()).await?;
     let max = intent.max_response_bytes;
     let mut body = Vec::new();
     match framing {
@@ -224,7 +330,8 @@ async fn roundtrip<S: Stream>(
             }
         },
     }
-    Ok((status, body))
+    let reusable = keep_alive && framing != BodyFraming::UntilClose && buf.is_empty();
+    Ok((status, body, reusable))
 }
 
 async fn read_more<S: Stream>(s: &mut S, buf: &mut Vec<u8>) -> Result<usize, FailureKind> {
@@ -238,7 +345,7 @@ async fn read_more<S: Stream>(s: &mut S, buf: &mut Vec<u8>) -> Result<usize, Fai
 async fn read_head<S: Stream>(
     s: &mut S,
     method: &str,
-) -> Result<(u16, BodyFraming, Vec<u8>), FailureKind> {
+) -> Result<(u16, BodyFraming, bool, Vec<u8>), FailureKind> {
     let limits = Limits { max_head_bytes: 64 * 1024, max_headers: 200, ..Limits::default() };
     let mut buf = Vec::with_capacity(16 * 1024);
     loop {
@@ -248,7 +355,7 @@ async fn read_head<S: Stream>(
             }
             Ok(Some((h, used))) => {
                 buf.drain(..used);
-                return Ok((h.status, h.framing, buf));
+                return Ok((h.status, h.framing, h.keep_alive, buf));
             }
             Ok(None) => {
                 if read_more(s, &mut buf).await? == 0 {
@@ -290,5 +397,109 @@ mod tests {
         assert!(no_proxy_matches("corp.example", "corp.example"));
         assert!(!no_proxy_matches("corp.example", "evilcorp.example"));
         assert!(no_proxy_matches("*", "anything"));
+    }
+
+    use std::cell::{Cell, RefCell};
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+
+    use oidc_core::engine::{Instant as EngineInstant, IntentId, Method, Purpose};
+
+    /// A connection that answers every request with the next canned response.
+    struct Fake {
+        answers: Rc<RefCell<VecDeque<Vec<u8>>>>,
+        inbox: Vec<u8>,
+    }
+
+    impl Stream for Fake {
+        async fn read(&mut self, mut buf: Vec<u8>) -> (std::io::Result<usize>, Vec<u8>) {
+            let n = self.inbox.len();
+            buf.append(&mut self.inbox);
+            (Ok(n), buf)
+        }
+        async fn write_all(&mut self, buf: Vec<u8>) -> (std::io::Result<()>, Vec<u8>) {
+            match self.answers.borrow_mut().pop_front() {
+                Some(a) => self.inbox.extend(a),
+                None => return (Err(std::io::Error::other("closed")), buf),
+            }
+            (Ok(()), buf)
+        }
+        async fn shutdown(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct FakeConnector {
+        connects: Cell<usize>,
+        answers: Rc<RefCell<VecDeque<Vec<u8>>>>,
+    }
+
+    impl IdpConnector for FakeConnector {
+        type Tcp = Fake;
+        type Tls = Fake;
+        async fn tcp(&self, _: &str, _: u16) -> std::io::Result<Fake> {
+            self.connects.set(self.connects.get() + 1);
+            Ok(Fake { answers: Rc::clone(&self.answers), inbox: Vec::new() })
+        }
+        async fn tls(&self, tcp: Fake, _: &str, _: bool) -> Result<Fake, FailureKind> {
+            Ok(tcp)
+        }
+    }
+
+    struct Never;
+    impl Timer for Never {
+        fn sleep(&self, _: std::time::Duration) -> impl Future<Output = ()> {
+            std::future::pending()
+        }
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    fn intent(url: &str) -> HttpIntent {
+        HttpIntent {
+            id: IntentId::from_raw(1),
+            method: Method::Get,
+            url: url.into(),
+            headers: vec![],
+            body: vec![],
+            deadline: EngineInstant::from_micros(u64::MAX / 2),
+            max_response_bytes: 1024,
+            purpose: Purpose::Jwks,
+            tls_verify: true,
+            proxy: None,
+        }
+    }
+
+    #[test]
+    fn direct_connections_are_pooled_and_stale_ones_replaced() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_vec();
+        let close = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_vec();
+        let answers = Rc::new(RefCell::new(VecDeque::from([ok.clone(), ok.clone(), close, ok])));
+        let c = FakeConnector { connects: Cell::new(0), answers };
+        let pool = IdpPool::<FakeConnector>::default();
+        let clock = crate::driver::Clock::default();
+        for url in ["https://idp.test/jwks", "https://idp.test/jwks", "https://idp.test/other"] {
+            let (status, body) =
+                block_on(perform(&c, &pool, &Never, &clock, &intent(url))).unwrap();
+            assert_eq!((status, body.as_slice()), (200, &b"{}"[..]));
+        }
+        // One connection served all three; the third answer said close, so it left the pool.
+        assert_eq!((c.connects.get(), pool.idle_count()), (1, 0));
+        let _ =
+            block_on(perform(&c, &pool, &Never, &clock, &intent("https://idp.test/jwks"))).unwrap();
+        assert_eq!((c.connects.get(), pool.idle_count()), (2, 1));
+        // A pooled connection that fails (no answer left) is replaced by a fresh one, which
+        // here fails too: the error is the fresh connection's.
+        let err = block_on(perform(&c, &pool, &Never, &clock, &intent("https://idp.test/jwks")));
+        assert_eq!(err, Err(FailureKind::Connect));
+        assert_eq!(c.connects.get(), 3);
     }
 }

@@ -1,29 +1,30 @@
-//! Per-worker keep-alive pool of upstream connections.
+//! Per-worker keep-alive pools: upstream connections by address, IdP connections by endpoint.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// Idle connections by upstream address. Single-threaded (one per worker).
+/// Idle connections by key (an upstream address by default). Single-threaded (one per worker).
 #[derive(Debug)]
-pub struct Pool<C> {
-    idle: RefCell<HashMap<SocketAddr, Vec<(C, Instant)>>>,
+pub struct Pool<C, K = SocketAddr> {
+    idle: RefCell<HashMap<K, Vec<(C, Instant)>>>,
     max_idle_per_addr: usize,
     idle_timeout: Duration,
 }
 
-impl<C> Pool<C> {
+impl<C, K: Hash + Eq> Pool<C, K> {
     /// A pool keeping at most `max_idle_per_addr` idle connections per address, each for at
     /// most `idle_timeout`.
     pub fn new(max_idle_per_addr: usize, idle_timeout: Duration) -> Self {
         Self { idle: RefCell::new(HashMap::new()), max_idle_per_addr, idle_timeout }
     }
 
-    /// The most recently returned idle connection to `addr` that has not timed out.
-    pub fn take(&self, addr: SocketAddr) -> Option<C> {
+    /// The most recently returned idle connection for `key` that has not timed out.
+    pub fn take(&self, key: &K) -> Option<C> {
         let mut idle = self.idle.borrow_mut();
-        let list = idle.get_mut(&addr)?;
+        let list = idle.get_mut(key)?;
         while let Some((c, since)) = list.pop() {
             if since.elapsed() < self.idle_timeout {
                 return Some(c);
@@ -33,9 +34,9 @@ impl<C> Pool<C> {
     }
 
     /// Returns a connection whose last exchange completed cleanly.
-    pub fn put(&self, addr: SocketAddr, conn: C) {
+    pub fn put(&self, key: K, conn: C) {
         let mut idle = self.idle.borrow_mut();
-        let list = idle.entry(addr).or_default();
+        let list = idle.entry(key).or_default();
         list.retain(|(_, since)| since.elapsed() < self.idle_timeout);
         if list.len() < self.max_idle_per_addr {
             list.push((conn, Instant::now()));

@@ -351,7 +351,7 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
 
     // A pooled connection may have been closed by the upstream; retry once on a fresh one when
     // nothing of the body has been sent yet.
-    let mut pooled = pool.take(node.addr);
+    let mut pooled = pool.take(&node.addr);
     let (mut conn, resp_head, mut resp_buf) = loop {
         let fresh = pooled.is_none();
         let mut conn = match pooled.take() {
