@@ -22,6 +22,13 @@
 //!   the `aws-lc` feature adds aws-lc-rs, the faster backend the gateway binaries use. Every
 //!   public test-vector suite runs on both.
 //! - [`discovery`]: OpenID Provider metadata parsing and the issuer check of Discovery §4.3.
+//! - [`config`]: the APISIX `openid-connect` plugin configuration, validated with every error
+//!   named by its path.
+//! - [`engine`]: the sans-IO engine. Requests, the identity provider's answers and time go in;
+//!   HTTP intents for the identity provider and decisions come out. Its module documentation
+//!   states the run-loop contract (feed an input, drain outputs until `Idle`, answer every
+//!   intent exactly once) with a runnable example, and `examples/blocking_gateway.rs` embeds it
+//!   in a plain `std::net` loop.
 //!
 //! # Verifying a token
 //!
