@@ -54,8 +54,8 @@ rm -f "$log"
 step "fuzz targets compile"
 cargo check --manifest-path fuzz/Cargo.toml --quiet
 
-step "docs (oidc-core, warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc -p oidc-core --no-deps --quiet
+step "docs (oidc-core, oidc-proxy, oidc-monoio; warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p oidc-core -p oidc-proxy -p oidc-monoio --no-deps --quiet
 
 step "tests (workspace; e2e uses the gateway binary)"
 cargo build -p gateway-monoio --locked

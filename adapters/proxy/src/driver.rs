@@ -2,7 +2,7 @@
 //!
 //! A worker (one thread, one runtime) owns one `Driver` behind an `Rc<RefCell<..>>`. Request
 //! tasks [`submit`](Driver::submit) a request and await its decision with
-//! [`decision`](Driver::decision); one IdP task takes [`HttpIntent`]s with
+//! a [`DecisionFuture`]; one IdP task takes [`HttpIntent`]s with
 //! [`poll_intent`](Driver::poll_intent), performs them (TLS, proxy, deadline: the adapter's
 //! business) and reports back with [`answer`](Driver::answer). A timer calls
 //! [`tick`](Driver::tick) at [`next_timeout`](Driver::next_timeout). Everything here is
@@ -143,7 +143,7 @@ impl Driver {
         }
     }
 
-    /// Submits a request on `route`; await [`Self::decision`] with the returned token.
+    /// Submits a request on `route`; await a [`DecisionFuture`] for the returned token.
     pub fn submit(&mut self, route: usize, req: RequestView<'_>) -> RequestToken {
         self.next_token += 1;
         let token = RequestToken(self.next_token);
