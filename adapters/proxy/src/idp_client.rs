@@ -106,13 +106,16 @@ impl Target {
 }
 
 fn no_proxy_matches(list: &str, host: &str) -> bool {
+    let host = host.as_bytes();
     list.split(',').map(str::trim).filter(|s| !s.is_empty()).any(|entry| {
-        entry == "*" || host.eq_ignore_ascii_case(entry.trim_start_matches('.')) || {
-            let suffix =
-                if entry.starts_with('.') { entry.to_string() } else { format!(".{entry}") };
-            host.len() > suffix.len()
-                && host[host.len() - suffix.len()..].eq_ignore_ascii_case(&suffix)
-        }
+        let bare = entry.trim_start_matches('.').as_bytes();
+        let dotted = format!(".{}", entry.trim_start_matches('.'));
+        entry == "*"
+            || host.eq_ignore_ascii_case(bare)
+            || (host.len() > dotted.len()
+                && host
+                    .get(host.len() - dotted.len()..)
+                    .is_some_and(|t| t.eq_ignore_ascii_case(dotted.as_bytes())))
     })
 }
 

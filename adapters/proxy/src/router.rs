@@ -31,14 +31,18 @@ impl Filter {
     }
 }
 
+/// Compares bytes, not `str` slices: the host comes from the client, and slicing a `str` at an
+/// arbitrary byte offset would panic on multi-byte characters.
 fn host_matches(pattern: &str, host: &str) -> bool {
+    let host = host.as_bytes();
     match pattern.strip_prefix("*.") {
         Some(suffix) => {
+            let cut = host.len().saturating_sub(suffix.len());
             host.len() > suffix.len() + 1
-                && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-                && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                && host.get(cut..).is_some_and(|tail| tail.eq_ignore_ascii_case(suffix.as_bytes()))
+                && host.get(cut - 1) == Some(&b'.')
         }
-        None => pattern.eq_ignore_ascii_case(host),
+        None => pattern.as_bytes().eq_ignore_ascii_case(host),
     }
 }
 
@@ -143,6 +147,17 @@ mod tests {
         assert_eq!(r.find("GET", Some("example.com"), "/a"), None);
         assert_eq!(r.find("GET", Some("API.test"), "/a"), Some(2));
         assert_eq!(r.find("GET", None, "/a"), None);
+    }
+
+    #[test]
+    fn non_ascii_hosts_never_panic() {
+        let r = router(&format!("routes:\n  - {{uri: /a, hosts: ['*.example.com'], {UP}}}\n"));
+        for host in ["é.example.com", "xé.com", "ééééééééééééééé", "é"] {
+            assert_eq!(
+                r.find("GET", Some(host), "/a"),
+                if host.ends_with(".example.com") { Some(0) } else { None }
+            );
+        }
     }
 
     #[test]
