@@ -154,29 +154,26 @@ async fn exchange<C: IdpConnector>(
         };
         Some((Target::parse(url)?, auth))
     });
-    if proxy.is_none() {
-        let mut head = format!(
-            "{} {} HTTP/1.1\r\nHost: {}\r\n",
-            intent.method.as_str(),
-            target.path,
-            target.authority()
-        );
-        for (n, v) in &intent.headers {
-            head.push_str(&format!("{n}: {v}\r\n"));
-        }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", intent.body.len()));
-        let mut request = head.into_bytes();
-        request.extend_from_slice(&intent.body);
-        if let Some(answer) = pooled(pool, &target, intent, &request).await {
+    let request = request_bytes(intent, &target, proxy.as_ref().map(|(_, auth)| *auth));
+    let key = IdpKey {
+        tls: target.tls,
+        host: target.host.clone(),
+        port: target.port,
+        verified: intent.tls_verify,
+    };
+    let direct = proxy.is_none();
+    if direct {
+        let reused = if target.tls {
+            reuse(&pool.tls, &key, &request, intent).await
+        } else {
+            reuse(&pool.tcp, &key, &request, intent).await
+        };
+        if let Some(answer) = reused {
             return Ok(answer);
         }
     }
-    let request_target;
     let tcp = match &proxy {
-        None => {
-            request_target = target.path.clone();
-            connector.tcp(&target.host, target.port).await.map_err(|_| FailureKind::Connect)?
-        }
+        None => connector.tcp(&target.host, target.port).await.map_err(|_| FailureKind::Connect)?,
         Some((p, auth)) => {
             let mut tcp = connector.tcp(&p.host, p.port).await.map_err(|_| FailureKind::Connect)?;
             if target.tls {
@@ -195,87 +192,73 @@ async fn exchange<C: IdpConnector>(
                 if !(200..300).contains(&status) || !rest.is_empty() {
                     return Err(FailureKind::Connect);
                 }
-                request_target = target.path.clone();
-            } else {
-                request_target = intent.url.clone();
             }
             tcp
         }
     };
-    let mut head = format!(
-        "{} {} HTTP/1.1\r\nHost: {}\r\n",
-        intent.method.as_str(),
-        request_target,
-        target.authority()
-    );
-    for (n, v) in &intent.headers {
-        head.push_str(n);
-        head.push_str(": ");
-        head.push_str(v);
-        head.push_str("\r\n");
-    }
-    if let Some((_, Some(a))) = &proxy
-        && !target.tls
-    {
-        head.push_str(&format!("Proxy-Authorization: {a}\r\n"));
-    }
-    let direct = proxy.is_none();
-    head.push_str(&format!("Content-Length: {}\r\n", intent.body.len()));
-    head.push_str(if direct { "\r\n" } else { "Connection: close\r\n\r\n" });
-    let mut bytes = head.into_bytes();
-    bytes.extend_from_slice(&intent.body);
-    let key = IdpKey {
-        tls: target.tls,
-        host: target.host.clone(),
-        port: target.port,
-        verified: intent.tls_verify,
-    };
     if target.tls {
-        let mut tls = connector.tls(tcp, &target.host, intent.tls_verify).await?;
-        let (status, body, reusable) = roundtrip(&mut tls, bytes, intent).await?;
-        if direct && reusable {
-            pool.tls.put(key, tls);
-        }
-        Ok((status, body))
+        let tls = connector.tls(tcp, &target.host, intent.tls_verify).await?;
+        exchange_on(tls, direct.then_some(&pool.tls), key, request, intent).await
     } else {
-        let mut tcp = tcp;
-        let (status, body, reusable) = roundtrip(&mut tcp, bytes, intent).await?;
-        if direct && reusable {
-            pool.tcp.put(key, tcp);
-        }
-        Ok((status, body))
+        exchange_on(tcp, direct.then_some(&pool.tcp), key, request, intent).await
     }
 }
 
-/// Tries an idle pooled connection for a direct request; `None` when there is none or it
-/// failed (it is then dropped and the caller opens a fresh one).
-async fn pooled<C: IdpConnector>(
-    pool: &IdpPool<C>,
-    target: &Target,
+/// The request bytes. Direct requests keep the connection alive; through a proxy
+/// (`proxy_auth` is `Some`) the connection is closed, and a plain-HTTP proxy gets the absolute
+/// URL and its `Proxy-Authorization`.
+fn request_bytes(
     intent: &HttpIntent,
-    request: &[u8],
-) -> Option<(u16, Vec<u8>)> {
-    let key = IdpKey {
-        tls: target.tls,
-        host: target.host.clone(),
-        port: target.port,
-        verified: intent.tls_verify,
-    };
-    if target.tls {
-        let mut s = pool.tls.take(&key)?;
-        let (status, body, reusable) = roundtrip(&mut s, request.to_vec(), intent).await.ok()?;
-        if reusable {
-            pool.tls.put(key, s);
-        }
-        Some((status, body))
-    } else {
-        let mut s = pool.tcp.take(&key)?;
-        let (status, body, reusable) = roundtrip(&mut s, request.to_vec(), intent).await.ok()?;
-        if reusable {
-            pool.tcp.put(key, s);
-        }
-        Some((status, body))
+    target: &Target,
+    proxy_auth: Option<Option<&str>>,
+) -> Vec<u8> {
+    let plain_proxy = proxy_auth.is_some() && !target.tls;
+    let request_target = if plain_proxy { intent.url.as_str() } else { target.path.as_str() };
+    let mut head = format!(
+        "{} {request_target} HTTP/1.1\r\nHost: {}\r\n",
+        intent.method.as_str(),
+        target.authority()
+    );
+    for (n, v) in &intent.headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
     }
+    if let (true, Some(Some(a))) = (plain_proxy, proxy_auth) {
+        head.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n", intent.body.len()));
+    head.push_str(if proxy_auth.is_some() { "Connection: close\r\n\r\n" } else { "\r\n" });
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&intent.body);
+    bytes
+}
+
+/// Runs one exchange on `s`, returning it to `pool` (if given) when it may be reused.
+async fn exchange_on<S: Stream>(
+    mut s: S,
+    pool: Option<&Pool<S, IdpKey>>,
+    key: IdpKey,
+    request: Vec<u8>,
+    intent: &HttpIntent,
+) -> Result<(u16, Vec<u8>), FailureKind> {
+    let (status, body, reusable) = roundtrip(&mut s, request, intent).await?;
+    if let Some(pool) = pool
+        && reusable
+    {
+        pool.put(key, s);
+    }
+    Ok((status, body))
+}
+
+/// Tries an idle pooled connection; `None` when there is none or it failed (it is then
+/// dropped and the caller opens a fresh one).
+async fn reuse<S: Stream>(
+    pool: &Pool<S, IdpKey>,
+    key: &IdpKey,
+    request: &[u8],
+    intent: &HttpIntent,
+) -> Option<(u16, Vec<u8>)> {
+    let s = pool.take(key)?;
+    exchange_on(s, Some(pool), key.clone(), request.to_vec(), intent).await.ok()
 }
 
 /// One exchange; also says whether the connection may be reused.
