@@ -6,6 +6,6 @@ mod streams;
 mod tls;
 mod worker;
 
-pub use streams::{MonoioTimer, TcpConn, TlsConn, UpstreamConnector};
+pub use streams::{Conn, MonoioTimer, TcpConn, TlsConn, UpstreamConnector};
 pub use tls::{IdpTls, TlsSettings};
 pub use worker::{LogFactory, Shared, WorkerOptions, io_uring_available, run_worker};

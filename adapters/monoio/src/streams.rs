@@ -8,35 +8,19 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use oidc_proxy::runtime::{Connector, Stream, Timer};
 
-/// A TCP connection.
+/// Any monoio owned-buffer stream as an `oidc-proxy` [`Stream`].
 #[derive(Debug)]
-pub struct TcpConn(pub TcpStream);
+pub struct Conn<T>(pub T);
 
-impl Stream for TcpConn {
-    async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        // monoio reads into the spare capacity and extends the length: the trait's contract.
-        self.0.read(buf).await
-    }
-    async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-        let (r, b) = AsyncWriteRentExt::write_all(&mut self.0, buf).await;
-        (r.map(|_| ()), b)
-    }
-    async fn shutdown(&mut self) -> io::Result<()> {
-        AsyncWriteRent::shutdown(&mut self.0).await
-    }
-}
+/// A TCP connection.
+pub type TcpConn = Conn<TcpStream>;
 
 /// A TLS connection to an identity provider.
-pub struct TlsConn(pub monoio_rustls::ClientTlsStream<TcpStream>);
+pub type TlsConn = Conn<monoio_rustls::ClientTlsStream<TcpStream>>;
 
-impl std::fmt::Debug for TlsConn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TlsConn")
-    }
-}
-
-impl Stream for TlsConn {
+impl<T: AsyncReadRent + AsyncWriteRent> Stream for Conn<T> {
     async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        // monoio reads into the spare capacity and extends the length: the trait's contract.
         self.0.read(buf).await
     }
     async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
@@ -67,6 +51,6 @@ impl Connector for UpstreamConnector {
     async fn connect(&self, addr: SocketAddr) -> io::Result<TcpConn> {
         let s = TcpStream::connect(addr).await?;
         s.set_nodelay(true)?;
-        Ok(TcpConn(s))
+        Ok(Conn(s))
     }
 }

@@ -15,7 +15,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::streams::{TcpConn, TlsConn};
+use crate::streams::{Conn, TcpConn, TlsConn};
 
 /// How to trust identity providers.
 #[derive(Debug, Clone, Default)]
@@ -96,7 +96,7 @@ impl IdpConnector for IdpTls {
             (host, port).to_socket_addrs()?.next().ok_or_else(|| io::Error::other("no address"))?;
         let s = TcpStream::connect(addr).await?;
         s.set_nodelay(true)?;
-        Ok(TcpConn(s))
+        Ok(Conn(s))
     }
 
     async fn tls(
@@ -107,7 +107,7 @@ impl IdpConnector for IdpTls {
     ) -> Result<TlsConn, FailureKind> {
         let name = ServerName::try_from(server_name.to_string()).map_err(|_| FailureKind::Tls)?;
         let connector = if verify { &self.verifying } else { &self.insecure };
-        connector.connect(name, tcp.0).await.map(TlsConn).map_err(|_| FailureKind::Tls)
+        connector.connect(name, tcp.0).await.map(Conn).map_err(|_| FailureKind::Tls)
     }
 }
 

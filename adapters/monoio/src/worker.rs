@@ -16,7 +16,7 @@ use oidc_proxy::idp_client::{IdpPool, perform};
 use oidc_proxy::pool::Pool;
 use oidc_proxy::proxy::{Gateway, LogSink, oidc_route_indices, serve_connection};
 
-use crate::streams::{MonoioTimer, TcpConn, UpstreamConnector};
+use crate::streams::{Conn, MonoioTimer, TcpConn, UpstreamConnector};
 use crate::tls::{IdpTls, TlsSettings};
 
 /// State shared by all workers and the control thread.
@@ -170,7 +170,7 @@ async fn worker_main(shared: Arc<Shared>, opts: WorkerOptions) -> io::Result<()>
                     serve_connection(
                         gw,
                         idx,
-                        TcpConn(stream),
+                        Conn(stream),
                         peer,
                         &MonoioTimer,
                         &UpstreamConnector,

@@ -23,6 +23,7 @@ mod keys;
 pub mod model;
 mod parse;
 mod reader;
+pub use reader::type_name;
 mod session;
 mod validate;
 mod warnings;

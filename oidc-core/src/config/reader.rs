@@ -41,7 +41,7 @@ pub(super) fn item(path: &str, index: usize) -> String {
 }
 
 /// The JSON Schema name of a value's type, as in APISIX's messages.
-pub(super) fn type_name(value: &Value) -> &'static str {
+pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

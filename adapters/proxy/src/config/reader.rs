@@ -9,17 +9,7 @@ pub(crate) struct Reader {
     errors: Vec<ConfigError>,
 }
 
-pub(crate) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "number",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
+pub(crate) use oidc_core::config::type_name;
 
 impl Reader {
     pub(crate) fn error(&mut self, path: &str, message: impl Into<String>) {
