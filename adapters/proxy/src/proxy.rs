@@ -108,6 +108,7 @@ pub async fn serve_connection<S, T, C>(
 {
     let keepalive = Duration::from_secs(gw.config.gateway.client_keepalive_timeout);
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut scratch = Scratch::default();
     loop {
         // Read a request head.
         let head = loop {
@@ -156,7 +157,8 @@ pub async fn serve_connection<S, T, C>(
             }
         };
         let started = Instant::now();
-        let mut io = Io { client: &mut client, peer, timer, connector, pool };
+        let mut io =
+            Io { client: &mut client, peer, timer, connector, pool, scratch: &mut scratch };
         let keep_alive = handle(&gw, &oidc_index, head, &mut buf, &mut io, started).await;
         if !keep_alive {
             let _ = client.shutdown().await;
@@ -172,6 +174,19 @@ struct Io<'a, S, T, C: Connector> {
     timer: &'a T,
     connector: &'a C,
     pool: &'a Pool<C::Conn>,
+    scratch: &'a mut Scratch,
+}
+
+/// Buffers reused by every request of a client connection, so that a keep-alive request
+/// allocates none of them. Each is taken for a write (the runtime hands it back) and returned.
+#[derive(Default)]
+struct Scratch {
+    /// The request head (and a small body) for the upstream.
+    upstream_out: Vec<u8>,
+    /// Bytes read from the upstream.
+    upstream_in: Vec<u8>,
+    /// The response head (and a small body) for the client.
+    client_out: Vec<u8>,
 }
 
 /// Handles one request; returns whether the client connection may be reused.
@@ -184,8 +199,11 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
     started: Instant,
 ) -> bool {
     let peer = io.peer;
-    let method = head.method.clone();
-    let path = head.path().to_string();
+    // The log entry outlives the head (moved upstream): copies only when a log is kept.
+    let (method, path) = match gw.log {
+        Some(_) => (head.method.clone(), head.path().to_string()),
+        None => (String::new(), String::new()),
+    };
     let mut entry =
         Entry { peer: Some(peer), method: &method, path: &path, auth: "none", ..Entry::default() };
     let has_body = head.framing != BodyFraming::None;
@@ -279,6 +297,7 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
     entry: &mut Entry<'_>,
 ) -> Result<bool, Failure> {
     let (peer, timer, connector, pool) = (io.peer, io.timer, io.connector, io.pool);
+    let scratch = &mut *io.scratch;
     let client = &mut *io.client;
     let up = &route.upstream;
     let node_idx = gw
@@ -335,7 +354,8 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
     head.version = Version::Http11;
     head.remove_header("connection");
 
-    let mut out = Vec::with_capacity(1024);
+    let mut out = std::mem::take(&mut scratch.upstream_out);
+    out.clear();
     write_request_head(&head, &mut out);
     // A small Content-Length body that arrived with the head travels in the same write, and a
     // retry on a fresh connection can resend it.
@@ -352,7 +372,7 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
     // A pooled connection may have been closed by the upstream; retry once on a fresh one when
     // nothing of the body has been sent yet.
     let mut pooled = pool.take(&node.addr);
-    let (mut conn, resp_head, mut resp_buf) = loop {
+    let (mut conn, mut resp_head, mut resp_buf) = loop {
         let fresh = pooled.is_none();
         let mut conn = match pooled.take() {
             Some(c) => c,
@@ -362,9 +382,14 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
                 Err(_) => return Err(Failure::Status(504)),
             },
         };
-        match timeout(timer, up.timeout.send, conn.write_all(out.clone())).await {
-            Ok((Ok(()), _)) => {}
-            Ok((Err(_), _)) if !fresh && framing == BodyFraming::None => continue,
+        // The runtime hands the buffer back, so a retry resends it without a copy.
+        let request = std::mem::take(&mut out);
+        match timeout(timer, up.timeout.send, conn.write_all(request)).await {
+            Ok((Ok(()), b)) => out = b,
+            Ok((Err(_), b)) if !fresh && framing == BodyFraming::None => {
+                out = b;
+                continue;
+            }
             Ok((Err(_), _)) => return Err(Failure::Status(502)),
             Err(_) => return Err(Failure::Status(504)),
         }
@@ -373,7 +398,9 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
             r.map_err(|_| Failure::ClientGone)?;
         }
         send_body(gw, framing, buf, client, &mut conn, timer, up.timeout.send).await?;
-        match read_response_head(gw, &mut conn, &head.method, timer, up.timeout.read).await {
+        let resp_in = std::mem::take(&mut scratch.upstream_in);
+        match read_response_head(gw, &mut conn, resp_in, &head.method, timer, up.timeout.read).await
+        {
             Ok((h, rest)) => break (conn, h, rest),
             Err(ReadHeadError::Closed) if !fresh && framing == BodyFraming::None => {}
             Err(ReadHeadError::Closed | ReadHeadError::Bad) => return Err(Failure::Status(502)),
@@ -381,8 +408,10 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
         }
     };
 
+    scratch.upstream_out = out;
+
     // Response head to the client.
-    let mut headers = resp_head.headers.clone();
+    let mut headers = std::mem::take(&mut resp_head.headers);
     strip_hop_by_hop(&mut headers);
     headers.retain(|h| !h.name.eq_ignore_ascii_case("content-length"));
     let mut keep_alive = client_keep_alive;
@@ -395,7 +424,8 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
     if !keep_alive {
         headers.push(Header::new("Connection", "close"));
     }
-    let mut out = Vec::with_capacity(1024);
+    let mut out = std::mem::take(&mut scratch.client_out);
+    out.clear();
     write_response_head(Version::Http11, resp_head.status, &resp_head.reason, &headers, &mut out);
     entry.status = resp_head.status;
     // A small body that already arrived with the head goes out in the same write.
@@ -403,15 +433,18 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
         && usize::try_from(n).is_ok_and(|n| n == resp_buf.len())
     {
         out.append(&mut resp_buf);
+        scratch.upstream_in = resp_buf;
         entry.bytes_sent = n;
-        let (r, _) = client.write_all(out).await;
+        let (r, out) = client.write_all(out).await;
+        scratch.client_out = out;
         r.map_err(|_| Failure::ClientGone)?;
         if resp_head.keep_alive {
             pool.put(node.addr, conn);
         }
         return Ok(keep_alive);
     }
-    let (r, _) = client.write_all(out).await;
+    let (r, out) = client.write_all(out).await;
+    scratch.client_out = out;
     r.map_err(|_| Failure::ClientGone)?;
 
     let sent = relay_response(
@@ -428,6 +461,11 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
     if resp_head.keep_alive && resp_head.framing != BodyFraming::UntilClose && resp_buf.is_empty() {
         pool.put(node.addr, conn);
     }
+    // Kept only while small: an idle keep-alive connection should not pin a large buffer.
+    if resp_buf.capacity() <= 16 * 1024 {
+        resp_buf.clear();
+        scratch.upstream_in = resp_buf;
+    }
     Ok(keep_alive)
 }
 
@@ -440,12 +478,13 @@ enum ReadHeadError {
 async fn read_response_head<U: Stream, T: Timer>(
     gw: &Gateway,
     conn: &mut U,
+    mut buf: Vec<u8>,
     method: &str,
     timer: &T,
     read_timeout: Duration,
 ) -> Result<(ResponseHead, Vec<u8>), ReadHeadError> {
     let limits = Limits { max_head_bytes: 64 * 1024, max_headers: 200, ..gw.limits };
-    let mut buf = Vec::with_capacity(8 * 1024);
+    buf.clear();
     loop {
         match parse_response_head(&buf, &limits, method) {
             // Interim 1xx responses (other than 101) are swallowed: the client got its own 100.

@@ -15,7 +15,7 @@ use oidc_core::engine::FailureKind;
 pub trait Stream {
     /// Reads into the spare capacity of `buf` (appending); `Ok(0)` at end of stream.
     async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>);
-    /// Writes all of `buf`.
+    /// Writes all of `buf`, and hands it back unchanged (so a caller may resend or reuse it).
     async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>);
     /// Flushes and half-closes the write side.
     async fn shutdown(&mut self) -> io::Result<()>;

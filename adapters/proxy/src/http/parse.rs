@@ -265,7 +265,7 @@ fn head_end(buf: &[u8], from: usize) -> Result<Option<(usize, usize)>, ParseErro
     let mut lines = 0;
     loop {
         let rest = buf.get(line_start..).unwrap_or_default();
-        let Some(at) = rest.iter().position(|&b| b == b'\r' || b == b'\n') else { return Ok(None) };
+        let Some(at) = memchr::memchr2(b'\r', b'\n', rest) else { return Ok(None) };
         let i = line_start + at;
         let Some(next) = crlf(buf, i)? else { return Ok(None) };
         if i == line_start {

@@ -60,7 +60,13 @@ fn write_fields(headers: &[Header], out: &mut Vec<u8>) {
     for h in headers.iter().filter(|h| is_token(h.name.as_bytes())) {
         out.extend_from_slice(h.name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend(h.value.iter().copied().map(field_byte));
+        // Values from the parsers are clean: one copy. The check does not stop early, so it
+        // compiles to a vector loop.
+        if h.value.iter().fold(true, |ok, &b| ok & super::syntax::is_field_char(b)) {
+            out.extend_from_slice(&h.value);
+        } else {
+            out.extend(h.value.iter().copied().map(field_byte));
+        }
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
