@@ -1,0 +1,291 @@
+//! The proxy loop over in-memory streams: what the client gets back, what the upstream
+//! received, and how many upstream connections were opened.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use oidc_core::engine::{Engine, Settings};
+use oidc_proxy::config::GatewayConfig;
+use oidc_proxy::driver::{Driver, OsEntropy};
+use oidc_proxy::pool::Pool;
+use oidc_proxy::proxy::{Gateway, oidc_route_indices, serve_connection};
+use oidc_proxy::runtime::{Connector, Stream, Timer};
+
+const UPSTREAM: &str = "127.0.0.1:9";
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+/// What an upstream connection does after a request was written to it.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Answers each request with [`OK`].
+    Answer,
+    /// Closed by the upstream while idle: the next read sees end of stream.
+    Closed,
+    /// Never answers.
+    Hang,
+}
+
+/// One in-memory connection. The client side replays scripted reads; the upstream side
+/// answers every complete request it was written.
+struct Fake {
+    reads: VecDeque<Vec<u8>>,
+    written: Rc<RefCell<Vec<u8>>>,
+    behaviour: Behaviour,
+    requests_seen: usize,
+}
+
+impl Fake {
+    fn client(reads: &[&[u8]]) -> (Self, Rc<RefCell<Vec<u8>>>) {
+        let written = Rc::new(RefCell::new(Vec::new()));
+        let fake = Self {
+            reads: reads.iter().map(|r| r.to_vec()).collect(),
+            written: Rc::clone(&written),
+            behaviour: Behaviour::Closed,
+            requests_seen: 0,
+        };
+        (fake, written)
+    }
+
+    fn upstream(behaviour: Behaviour, written: Rc<RefCell<Vec<u8>>>) -> Self {
+        Self { reads: VecDeque::new(), written, behaviour, requests_seen: 0 }
+    }
+}
+
+impl Stream for Fake {
+    async fn read(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        if let Some(chunk) = self.reads.pop_front() {
+            buf.extend_from_slice(&chunk);
+            return (Ok(chunk.len()), buf);
+        }
+        match self.behaviour {
+            Behaviour::Answer => {
+                let complete =
+                    self.written.borrow().windows(4).filter(|w| w == b"\r\n\r\n").count();
+                if complete > self.requests_seen {
+                    self.requests_seen += 1;
+                    buf.extend_from_slice(OK);
+                    return (Ok(OK.len()), buf);
+                }
+                (Ok(0), buf)
+            }
+            Behaviour::Closed => (Ok(0), buf),
+            Behaviour::Hang => std::future::pending().await,
+        }
+    }
+    async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        self.written.borrow_mut().extend_from_slice(&buf);
+        (Ok(()), buf)
+    }
+    async fn shutdown(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Opens fake upstream connections and records what each one received.
+struct FakeConnector {
+    behaviour: Behaviour,
+    refuse: bool,
+    opened: RefCell<Vec<Rc<RefCell<Vec<u8>>>>>,
+}
+
+impl FakeConnector {
+    fn new(behaviour: Behaviour) -> Self {
+        Self { behaviour, refuse: false, opened: RefCell::new(Vec::new()) }
+    }
+    fn received(&self, i: usize) -> String {
+        String::from_utf8_lossy(&self.opened.borrow()[i].borrow()).into_owned()
+    }
+}
+
+impl Connector for FakeConnector {
+    type Conn = Fake;
+    async fn connect(&self, _: SocketAddr) -> io::Result<Fake> {
+        if self.refuse {
+            return Err(io::ErrorKind::ConnectionRefused.into());
+        }
+        let written = Rc::new(RefCell::new(Vec::new()));
+        self.opened.borrow_mut().push(Rc::clone(&written));
+        Ok(Fake::upstream(self.behaviour, written))
+    }
+}
+
+/// A timer that fires at once (`expire`) or never.
+struct FakeTimer {
+    expire: bool,
+    slept: Cell<usize>,
+}
+
+impl Timer for FakeTimer {
+    fn sleep(&self, _: Duration) -> impl Future<Output = ()> {
+        self.slept.set(self.slept.get() + 1);
+        let expire = self.expire;
+        std::future::poll_fn(move |_| if expire { Poll::Ready(()) } else { Poll::Pending })
+    }
+}
+
+/// Polls `fut` to completion; the fakes never wait on anything outside the future.
+fn run<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..10_000 {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+    panic!("the proxy loop made no progress");
+}
+
+const CONFIG: &str = r#"
+gateway: {listen: "127.0.0.1:0"}
+routes:
+  - id: open
+    uri: /open/*
+    upstream: {nodes: {"127.0.0.1:9": 1}}
+  - id: protected
+    uri: /api/*
+    plugins:
+      openid-connect:
+        client_id: c
+        client_secret: secret-0123456789
+        discovery: https://idp.invalid/.well-known/openid-configuration
+        bearer_only: true
+        claim_validator: {issuer: {valid_issuers: ["https://idp.invalid"]}}
+        public_key: |
+          -----BEGIN PUBLIC KEY-----
+          MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEu9QMb3MFk/HaOK3QiMqebGPOADTZ
+          Q7qyopTG7zqv8me4JixMn4jP8dBIEcBHSCmlCjcG+pjTVfVeDfNG+yMPIQ==
+          -----END PUBLIC KEY-----
+    upstream: {nodes: {"127.0.0.1:9": 1}}
+"#;
+
+/// Serves one client connection that sends `reads`; returns what the client received.
+fn serve(
+    reads: &[&[u8]],
+    connector: &FakeConnector,
+    timer: &FakeTimer,
+    pool: &Pool<Fake>,
+) -> String {
+    let config = GatewayConfig::from_yaml(CONFIG).expect("config");
+    let (engine_configs, indices) = oidc_route_indices(&config);
+    let engine = Engine::new(engine_configs, Settings::default(), &mut OsEntropy).expect("engine");
+    let driver = Rc::new(RefCell::new(Driver::new(engine)));
+    let gw = Rc::new(Gateway::new(config, driver, None));
+    let (client, out) = Fake::client(reads);
+    let peer: SocketAddr = "192.0.2.7:5000".parse().expect("addr");
+    run(serve_connection(gw, Rc::new(indices), client, peer, timer, connector, pool));
+    let out = out.borrow();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn no_timeouts() -> FakeTimer {
+    FakeTimer { expire: false, slept: Cell::new(0) }
+}
+
+fn new_pool() -> Pool<Fake> {
+    Pool::new(8, Duration::from_secs(60))
+}
+
+#[test]
+fn keep_alive_requests_share_one_upstream_connection() {
+    let connector = FakeConnector::new(Behaviour::Answer);
+    let pool = new_pool();
+    let got = serve(
+        &[b"GET /open/a HTTP/1.1\r\nHost: h\r\n\r\n", b"GET /open/b HTTP/1.1\r\nHost: h\r\n\r\n"],
+        &connector,
+        &no_timeouts(),
+        &pool,
+    );
+    assert_eq!(got.matches("HTTP/1.1 200 OK").count(), 2, "{got}");
+    assert_eq!(connector.opened.borrow().len(), 1);
+    let sent = connector.received(0);
+    assert!(sent.starts_with("GET /open/a HTTP/1.1\r\n"), "{sent}");
+    assert!(sent.contains("GET /open/b HTTP/1.1\r\n"), "{sent}");
+    assert!(sent.contains("X-Forwarded-For: 192.0.2.7\r\n"), "{sent}");
+    assert_eq!(pool.idle_count(), 1);
+}
+
+#[test]
+fn a_stale_pooled_connection_is_retried_on_a_fresh_one_with_the_same_bytes() {
+    let connector = FakeConnector::new(Behaviour::Answer);
+    let pool = new_pool();
+    let stale_got = Rc::new(RefCell::new(Vec::new()));
+    pool.put(
+        UPSTREAM.parse().expect("addr"),
+        Fake::upstream(Behaviour::Closed, Rc::clone(&stale_got)),
+    );
+    let got = serve(
+        &[b"POST /open/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"],
+        &connector,
+        &no_timeouts(),
+        &pool,
+    );
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert_eq!(connector.opened.borrow().len(), 1, "one fresh connection after the stale one");
+    let fresh = connector.received(0);
+    assert_eq!(
+        String::from_utf8_lossy(&stale_got.borrow()),
+        fresh,
+        "the retry resends the same bytes"
+    );
+    assert!(fresh.ends_with("\r\n\r\nhello"), "{fresh}");
+}
+
+#[test]
+fn a_denied_request_never_opens_an_upstream_connection() {
+    let connector = FakeConnector::new(Behaviour::Answer);
+    let got = serve(
+        &[b"GET /api/x HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer not.a.jwt\r\n\r\n"],
+        &connector,
+        &no_timeouts(),
+        &new_pool(),
+    );
+    assert!(got.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{got}");
+    assert!(got.to_ascii_lowercase().contains("www-authenticate: bearer realm="), "{got}");
+    assert!(!got.contains("not.a.jwt"), "the token is never echoed: {got}");
+    assert!(connector.opened.borrow().is_empty());
+}
+
+#[test]
+fn client_identity_headers_never_reach_the_upstream() {
+    let connector = FakeConnector::new(Behaviour::Answer);
+    let got = serve(
+        &[b"GET /open/x HTTP/1.1\r\nHost: h\r\nX-Userinfo: e30\r\nx-access-token: t\r\nX-ID-Token: i\r\n\r\n"],
+        &connector,
+        &no_timeouts(),
+        &new_pool(),
+    );
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    let sent = connector.received(0).to_ascii_lowercase();
+    for name in ["x-userinfo", "x-access-token", "x-id-token"] {
+        assert!(!sent.contains(name), "{name} reached the upstream: {sent}");
+    }
+}
+
+#[test]
+fn connect_failure_is_502_and_upstream_timeout_is_504() {
+    let mut refusing = FakeConnector::new(Behaviour::Answer);
+    refusing.refuse = true;
+    let got = serve(
+        &[b"GET /open/x HTTP/1.1\r\nHost: h\r\n\r\n"],
+        &refusing,
+        &no_timeouts(),
+        &new_pool(),
+    );
+    assert!(got.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{got}");
+    assert!(got.contains("Connection: close\r\n"), "{got}");
+
+    let hanging = FakeConnector::new(Behaviour::Hang);
+    let timer = FakeTimer { expire: true, slept: Cell::new(0) };
+    let pool = new_pool();
+    let got = serve(&[b"GET /open/x HTTP/1.1\r\nHost: h\r\n\r\n"], &hanging, &timer, &pool);
+    // The timer fires at once, so the first wait that is not ready (the upstream's answer)
+    // times out.
+    assert!(got.starts_with("HTTP/1.1 504 Gateway Timeout\r\n"), "{got}");
+    assert_eq!(pool.idle_count(), 0, "a timed-out connection is not pooled");
+}
