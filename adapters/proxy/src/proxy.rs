@@ -260,8 +260,9 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
                 for name in &g.remove_headers {
                     head.remove_header(name);
                 }
-                for (name, value) in &g.set_headers {
-                    head.set_header(name, value.as_bytes());
+                // The engine's strings become the header values without a copy.
+                for (name, value) in g.set_headers {
+                    head.set_header(name, value);
                 }
             }
         }
@@ -318,7 +319,7 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
     head.remove_header("content-length");
     match framing {
         BodyFraming::ContentLength(n) => {
-            head.set_header("Content-Length", n.to_string().as_bytes());
+            head.set_header("Content-Length", n.to_string());
         }
         BodyFraming::Chunked => head.set_header("Transfer-Encoding", b"chunked"),
         BodyFraming::None | BodyFraming::UntilClose => {}
@@ -328,10 +329,10 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
         Some(prev) => format!("{prev}, {}", peer.ip()),
         None => peer.ip().to_string(),
     };
-    head.set_header("X-Forwarded-For", xff.as_bytes());
+    head.set_header("X-Forwarded-For", xff);
     head.set_header("X-Forwarded-Proto", b"http");
-    if let Some(h) = &original_host {
-        head.set_header("X-Forwarded-Host", h.as_bytes());
+    if let Some(h) = original_host {
+        head.set_header("X-Forwarded-Host", h);
     }
     match &up.pass_host {
         PassHost::Pass => {}

@@ -122,8 +122,8 @@ impl RequestHead {
 
     /// Replaces every field named `name` (case-insensitive) by one `name: value` line, in the
     /// place of the first one, or appended when there was none.
-    pub fn set_header(&mut self, name: &str, value: &[u8]) {
-        set(&mut self.headers, name, value);
+    pub fn set_header(&mut self, name: &str, value: impl Into<Vec<u8>>) {
+        set(&mut self.headers, name, value.into());
     }
 }
 
@@ -162,8 +162,8 @@ impl ResponseHead {
 
     /// Replaces every field named `name` (case-insensitive) by one `name: value` line, in the
     /// place of the first one, or appended when there was none.
-    pub fn set_header(&mut self, name: &str, value: &[u8]) {
-        set(&mut self.headers, name, value);
+    pub fn set_header(&mut self, name: &str, value: impl Into<Vec<u8>>) {
+        set(&mut self.headers, name, value.into());
     }
 }
 
@@ -179,7 +179,7 @@ fn remove(headers: &mut Vec<Header>, name: &str) {
     headers.retain(|h| !h.name.eq_ignore_ascii_case(name));
 }
 
-fn set(headers: &mut Vec<Header>, name: &str, value: &[u8]) {
+fn set(headers: &mut Vec<Header>, name: &str, value: Vec<u8>) {
     match headers.iter().position(|h| h.name.eq_ignore_ascii_case(name)) {
         Some(first) => {
             headers[first] = Header::new(name, value);
