@@ -2,6 +2,7 @@
 //! worker loop. Every decision lives in `oidc-proxy` and `oidc-core`; this crate only moves
 //! bytes and waits for time.
 
+mod resolve;
 mod streams;
 mod tls;
 mod worker;

@@ -2,7 +2,6 @@
 //! system roots plus an optional CA file; SNI from the URL host.
 
 use std::io;
-use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,6 +14,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use crate::resolve::resolve;
 use crate::streams::{Conn, TcpConn, TlsConn};
 
 /// How to trust identity providers.
@@ -90,13 +90,19 @@ impl IdpConnector for IdpTls {
     type Tls = TlsConn;
 
     async fn tcp(&self, host: &str, port: u16) -> io::Result<TcpConn> {
-        // Name resolution blocks; IdP connections are rare (cached documents, pooled keys) and
-        // the resolver answers from /etc/hosts or a local cache in practice.
-        let addr =
-            (host, port).to_socket_addrs()?.next().ok_or_else(|| io::Error::other("no address"))?;
-        let s = TcpStream::connect(addr).await?;
-        s.set_nodelay(true)?;
-        Ok(Conn(s))
+        // Every address is tried in turn: `localhost` may resolve to ::1 first while the
+        // provider listens on 127.0.0.1 only.
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "name has no address");
+        for addr in resolve(host, port).await? {
+            match TcpStream::connect(addr).await {
+                Ok(s) => {
+                    s.set_nodelay(true)?;
+                    return Ok(Conn(s));
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     async fn tls(
