@@ -85,3 +85,46 @@ pub fn parse(raw: &[u8]) -> Response {
         .collect();
     Response { status: head.status, headers, body }
 }
+
+/// A keep-alive client connection: every request goes to the same gateway worker.
+#[derive(Debug)]
+pub struct KeepAlive {
+    s: TcpStream,
+    addr: SocketAddr,
+}
+
+impl KeepAlive {
+    /// Connects to `addr`.
+    pub fn connect(addr: SocketAddr) -> Self {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        Self { s, addr }
+    }
+
+    /// Sends a `GET` and reads exactly its response (Content-Length framed).
+    pub fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut head = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        for (n, v) in headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        self.s.write_all(head.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            if let Ok(Some((h, used))) =
+                oidc_proxy::http::parse_response_head(&raw, &Default::default(), "GET")
+            {
+                let oidc_proxy::http::BodyFraming::ContentLength(n) = h.framing else {
+                    panic!("keep-alive responses here are Content-Length framed");
+                };
+                if raw.len() >= used + usize::try_from(n).unwrap() {
+                    return parse(&raw);
+                }
+            }
+            let n = self.s.read(&mut chunk).unwrap();
+            assert!(n > 0, "connection closed mid-response");
+            raw.extend_from_slice(&chunk[..n]);
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use oidc_e2e::client::{get, parse};
+use oidc_e2e::client::{KeepAlive, get, parse};
 use oidc_e2e::connect_proxy::ConnectProxy;
 use oidc_e2e::echo::Echo;
 use oidc_e2e::gateway::Gateway;
@@ -124,23 +124,51 @@ fn idp_traffic_through_a_connect_proxy() {
       openid-connect:
         client_id: gateway
         client_secret: gateway-secret-0123456789
-        discovery: "{}"
+        discovery: "{discovery}"
         bearer_only: true
         use_jwks: true
         proxy_opts:
-          https_proxy: "http://{}"
+          https_proxy: "http://{proxy}"
     upstream:
       nodes:
-        "{}": 1
+        "{echo}": 1
+  - id: introspect
+    uri: /introspect
+    plugins:
+      openid-connect:
+        client_id: gateway
+        client_secret: gateway-secret-0123456789
+        discovery: "{discovery}"
+        bearer_only: true
+        introspection_endpoint_auth_method: client_secret_basic
+        proxy_opts:
+          https_proxy: "http://{proxy}"
+    upstream:
+      nodes:
+        "{echo}": 1
 "#,
-        idp.discovery(),
-        proxy.addr,
-        echo.addr
+        discovery = idp.discovery(),
+        proxy = proxy.addr,
+        echo = echo.addr
     );
     let gw = Gateway::start(&routes, &idp.ca);
     let token = idp.jwt("read", "https://api.test");
     let r = get(gw.addr, "/api", &[("Authorization", &format!("Bearer {token}"))]);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    // Discovery and JWKS went through tunnels (TLS end to end inside them).
-    assert!(proxy.tunnels() >= 2, "{} tunnels", proxy.tunnels());
+    // Discovery and JWKS went through a tunnel (TLS end to end inside it).
+    assert!(proxy.tunnels() >= 1, "{} tunnels", proxy.tunnels());
+
+    // Introspection through the proxy: on one client connection (one worker), every call
+    // after the first reuses the pooled tunnel.
+    let mut conn = KeepAlive::connect(gw.addr);
+    let first =
+        conn.get("/introspect", &[("Authorization", &format!("Bearer {}", idp.opaque("read")))]);
+    assert_eq!(first.status, 200, "{}", String::from_utf8_lossy(&first.body));
+    let tunnels = proxy.tunnels();
+    for _ in 0..4 {
+        let token = idp.opaque("read");
+        let r = conn.get("/introspect", &[("Authorization", &format!("Bearer {token}"))]);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    assert_eq!(proxy.tunnels(), tunnels, "introspection calls opened new tunnels");
 }

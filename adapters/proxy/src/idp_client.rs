@@ -11,17 +11,35 @@ use crate::http::{BodyFraming, ChunkedDecoder, LengthCounter, Limits, parse_resp
 use crate::pool::Pool;
 use crate::runtime::{IdpConnector, Stream, Timer, timeout};
 
-/// Where a pooled IdP connection goes.
+/// Where a pooled IdP connection goes, and how it got there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdpKey {
     tls: bool,
     host: String,
     port: u16,
     verified: bool,
+    /// The forward proxy the connection goes through, if any.
+    via: Option<ProxyKey>,
 }
 
-/// Idle keep-alive connections to identity providers (one per worker). Connections through a
-/// forward proxy are not pooled.
+/// A forward proxy and the credentials a connection was opened with: a tunnel opened with one
+/// route's `Proxy-Authorization` is never lent to a route with other credentials.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ProxyKey {
+    host: String,
+    port: u16,
+    /// The `Proxy-Authorization` value (from the route's config; left out of `Debug`).
+    credentials: Option<String>,
+}
+
+impl std::fmt::Debug for ProxyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyKey").field("host", &self.host).field("port", &self.port).finish()
+    }
+}
+
+/// Idle keep-alive connections to identity providers (one per worker): direct ones, CONNECT
+/// tunnels (keyed by target and proxy) and connections to a plain-HTTP proxy.
 pub struct IdpPool<C: IdpConnector> {
     tcp: Pool<C::Tcp, IdpKey>,
     tls: Pool<C::Tls, IdpKey>,
@@ -155,22 +173,31 @@ async fn exchange<C: IdpConnector>(
         Some((Target::parse(url)?, auth))
     });
     let request = request_bytes(intent, &target, proxy.as_ref().map(|(_, auth)| *auth));
-    let key = IdpKey {
-        tls: target.tls,
-        host: target.host.clone(),
-        port: target.port,
-        verified: intent.tls_verify,
-    };
-    let direct = proxy.is_none();
-    if direct {
-        let reused = if target.tls {
-            reuse(&pool.tls, &key, &request, intent).await
-        } else {
-            reuse(&pool.tcp, &key, &request, intent).await
-        };
-        if let Some(answer) = reused {
-            return Ok(answer);
+    let via = proxy.as_ref().map(|(p, auth)| ProxyKey {
+        host: p.host.clone(),
+        port: p.port,
+        credentials: auth.map(str::to_owned),
+    });
+    // Through a plain-HTTP proxy the connection is to the proxy, whatever the target.
+    let key = match (&proxy, target.tls) {
+        (Some((p, _)), false) => {
+            IdpKey { tls: false, host: p.host.clone(), port: p.port, verified: false, via }
         }
+        _ => IdpKey {
+            tls: target.tls,
+            host: target.host.clone(),
+            port: target.port,
+            verified: intent.tls_verify,
+            via,
+        },
+    };
+    let reused = if target.tls {
+        reuse(&pool.tls, &key, &request, intent).await
+    } else {
+        reuse(&pool.tcp, &key, &request, intent).await
+    };
+    if let Some(answer) = reused {
+        return Ok(answer);
     }
     let tcp = match &proxy {
         None => connector.tcp(&target.host, target.port).await.map_err(|_| FailureKind::Connect)?,
@@ -198,15 +225,15 @@ async fn exchange<C: IdpConnector>(
     };
     if target.tls {
         let tls = connector.tls(tcp, &target.host, intent.tls_verify).await?;
-        exchange_on(tls, direct.then_some(&pool.tls), key, request, intent).await
+        exchange_on(tls, &pool.tls, key, request, intent).await
     } else {
-        exchange_on(tcp, direct.then_some(&pool.tcp), key, request, intent).await
+        exchange_on(tcp, &pool.tcp, key, request, intent).await
     }
 }
 
-/// The request bytes. Direct requests keep the connection alive; through a proxy
-/// (`proxy_auth` is `Some`) the connection is closed, and a plain-HTTP proxy gets the absolute
-/// URL and its `Proxy-Authorization`.
+/// The request bytes, keeping the connection alive. Through a plain-HTTP proxy (`proxy_auth` is
+/// `Some` and the target is not TLS) the request carries the absolute URL and the proxy's
+/// `Proxy-Authorization`.
 fn request_bytes(
     intent: &HttpIntent,
     target: &Target,
@@ -226,24 +253,22 @@ fn request_bytes(
         head.push_str(&format!("Proxy-Authorization: {a}\r\n"));
     }
     head.push_str(&format!("Content-Length: {}\r\n", intent.body.len()));
-    head.push_str(if proxy_auth.is_some() { "Connection: close\r\n\r\n" } else { "\r\n" });
+    head.push_str("\r\n");
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(&intent.body);
     bytes
 }
 
-/// Runs one exchange on `s`, returning it to `pool` (if given) when it may be reused.
+/// Runs one exchange on `s`, returning it to `pool` when it may be reused.
 async fn exchange_on<S: Stream>(
     mut s: S,
-    pool: Option<&Pool<S, IdpKey>>,
+    pool: &Pool<S, IdpKey>,
     key: IdpKey,
     request: Vec<u8>,
     intent: &HttpIntent,
 ) -> Result<(u16, Vec<u8>), FailureKind> {
     let (status, body, reusable) = roundtrip(&mut s, request, intent).await?;
-    if let Some(pool) = pool
-        && reusable
-    {
+    if reusable {
         pool.put(key, s);
     }
     Ok((status, body))
@@ -258,7 +283,7 @@ async fn reuse<S: Stream>(
     intent: &HttpIntent,
 ) -> Option<(u16, Vec<u8>)> {
     let s = pool.take(key)?;
-    exchange_on(s, Some(pool), key.clone(), request.to_vec(), intent).await.ok()
+    exchange_on(s, pool, key.clone(), request.to_vec(), intent).await.ok()
 }
 
 /// One exchange; also says whether the connection may be reused.
@@ -487,5 +512,49 @@ mod tests {
         let err = block_on(perform(&c, &pool, &Never, &clock, &intent("https://idp.test/jwks")));
         assert_eq!(err, Err(FailureKind::Connect));
         assert_eq!(c.connects.get(), 3);
+    }
+
+    fn via_proxy(url: &str, credentials: &str) -> HttpIntent {
+        let mut i = intent(url);
+        i.proxy = Some(oidc_core::config::ProxyOpts {
+            http_proxy: Some("http://proxy.test:3128".into()),
+            https_proxy: Some("http://proxy.test:3128".into()),
+            http_proxy_authorization: Some(credentials.into()),
+            https_proxy_authorization: Some(credentials.into()),
+            no_proxy: None,
+        });
+        i
+    }
+
+    #[test]
+    fn tunnels_and_proxy_connections_are_pooled_per_credentials() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_vec();
+        let tunnel = b"HTTP/1.1 200 Connection established\r\n\r\n".to_vec();
+        let answers = Rc::new(RefCell::new(VecDeque::from([
+            tunnel.clone(),
+            ok.clone(),
+            ok.clone(),
+            ok.clone(),
+            tunnel,
+            ok.clone(),
+            ok.clone(),
+            ok,
+        ])));
+        let c = FakeConnector { connects: Cell::new(0), answers };
+        let pool = IdpPool::<FakeConnector>::default();
+        let clock = crate::driver::Clock::default();
+        let call = |i: HttpIntent| block_on(perform(&c, &pool, &Never, &clock, &i)).unwrap().0;
+        // One CONNECT tunnel carries three requests to the same provider.
+        for _ in 0..3 {
+            assert_eq!(call(via_proxy("https://idp.test/jwks", "Basic YTpi")), 200);
+        }
+        assert_eq!((c.connects.get(), pool.idle_count()), (1, 1));
+        // Other proxy credentials never borrow that tunnel.
+        assert_eq!(call(via_proxy("https://idp.test/jwks", "Basic Yzpk")), 200);
+        assert_eq!((c.connects.get(), pool.idle_count()), (2, 2));
+        // A plain-HTTP proxy connection is reused across targets behind the same proxy.
+        assert_eq!(call(via_proxy("http://a.test/x", "Basic YTpi")), 200);
+        assert_eq!(call(via_proxy("http://b.test/y", "Basic YTpi")), 200);
+        assert_eq!((c.connects.get(), pool.idle_count()), (3, 3));
     }
 }
