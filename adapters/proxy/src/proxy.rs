@@ -178,7 +178,8 @@ struct Io<'a, S, T, C: Connector> {
 }
 
 /// Buffers reused by every request of a client connection, so that a keep-alive request
-/// allocates none of them. Each is taken for a write (the runtime hands it back) and returned.
+/// allocates none of them. Each is taken for a write (the runtime hands it back) and returned
+/// through [`small`].
 #[derive(Default)]
 struct Scratch {
     /// The request head (and a small body) for the upstream.
@@ -409,7 +410,7 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
         }
     };
 
-    scratch.upstream_out = out;
+    scratch.upstream_out = small(out);
 
     // Response head to the client.
     let mut headers = std::mem::take(&mut resp_head.headers);
@@ -434,10 +435,10 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
         && usize::try_from(n).is_ok_and(|n| n == resp_buf.len())
     {
         out.append(&mut resp_buf);
-        scratch.upstream_in = resp_buf;
+        scratch.upstream_in = small(resp_buf);
         entry.bytes_sent = n;
         let (r, out) = client.write_all(out).await;
-        scratch.client_out = out;
+        scratch.client_out = small(out);
         r.map_err(|_| Failure::ClientGone)?;
         if resp_head.keep_alive {
             pool.put(node.addr, conn);
@@ -445,7 +446,7 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
         return Ok(keep_alive);
     }
     let (r, out) = client.write_all(out).await;
-    scratch.client_out = out;
+    scratch.client_out = small(out);
     r.map_err(|_| Failure::ClientGone)?;
 
     let sent = relay_response(
@@ -462,12 +463,18 @@ async fn forward<S: Stream, T: Timer, C: Connector>(
     if resp_head.keep_alive && resp_head.framing != BodyFraming::UntilClose && resp_buf.is_empty() {
         pool.put(node.addr, conn);
     }
-    // Kept only while small: an idle keep-alive connection should not pin a large buffer.
-    if resp_buf.capacity() <= 16 * 1024 {
-        resp_buf.clear();
-        scratch.upstream_in = resp_buf;
-    }
+    scratch.upstream_in = small(resp_buf);
     Ok(keep_alive)
+}
+
+/// `buf`, emptied, to keep for the next request; dropped when a large head or body grew it, so
+/// that an idle keep-alive connection never pins more than a few KiB per buffer.
+fn small(mut buf: Vec<u8>) -> Vec<u8> {
+    if buf.capacity() > 16 * 1024 {
+        return Vec::new();
+    }
+    buf.clear();
+    buf
 }
 
 enum ReadHeadError {
