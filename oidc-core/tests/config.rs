@@ -81,7 +81,26 @@ fn minimal_config_is_valid() {
     let c = ok(base(json!({})));
     assert_eq!(c.client_id, "kbyuFDidLLm280LIwVFiazOqjO3ty8KH");
     assert_eq!(c.discovery, DISCOVERY);
-    assert_eq!(c.session.unwrap().secret, SECRET);
+    assert_eq!(c.session.unwrap().secret.expose(), SECRET);
+}
+
+#[test]
+fn debug_output_never_contains_a_secret() {
+    let c = ok(base(json!({
+        "proxy_opts": {
+            "https_proxy": "http://proxy.example:3128",
+            "https_proxy_authorization": "Basic cHJveHktdXNlcjpwcm94eS1wYXNz",
+        },
+        "session": {"secret": SECRET, "storage": "redis", "redis": {"password": "redis-pass-0123"}},
+    })));
+    let printed = format!("{c:?}");
+    for secret in
+        ["60Op4HFM0I8ajz0WdiStAbziZ", SECRET, "cHJveHktdXNlcjpwcm94eS1wYXNz", "redis-pass-0123"]
+    {
+        assert!(!printed.contains(secret), "{secret} printed by Debug");
+    }
+    assert!(printed.contains("Secret(<redacted>)"));
+    assert!(printed.contains("proxy.example"), "non-secret members still print");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use oidc_core::config::Secret;
 use oidc_core::engine::{FailureKind, HttpIntent};
 
 use crate::http::{BodyFraming, ChunkedDecoder, LengthCounter, Limits, parse_response_head};
@@ -24,18 +25,12 @@ pub struct IdpKey {
 
 /// A forward proxy and the credentials a connection was opened with: a tunnel opened with one
 /// route's `Proxy-Authorization` is never lent to a route with other credentials.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ProxyKey {
     host: String,
     port: u16,
-    /// The `Proxy-Authorization` value (from the route's config; left out of `Debug`).
-    credentials: Option<String>,
-}
-
-impl std::fmt::Debug for ProxyKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProxyKey").field("host", &self.host).field("port", &self.port).finish()
-    }
+    /// The `Proxy-Authorization` value from the route's config (redacted in `Debug`).
+    credentials: Option<Secret>,
 }
 
 /// Idle keep-alive connections to identity providers (one per worker): direct ones, CONNECT
@@ -176,7 +171,7 @@ async fn exchange<C: IdpConnector>(
     let via = proxy.as_ref().map(|(p, auth)| ProxyKey {
         host: p.host.clone(),
         port: p.port,
-        credentials: auth.map(str::to_owned),
+        credentials: auth.map(Secret::from),
     });
     // Through a plain-HTTP proxy the connection is to the proxy, whatever the target.
     let key = match (&proxy, target.tls) {

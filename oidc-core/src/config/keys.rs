@@ -68,7 +68,7 @@ pub(super) fn dpop(root: &Obj<'_>, errs: &mut Errors) -> Option<DpopConfig> {
     Some(DpopConfig {
         enabled,
         signing_alg: String::from(signing_alg.unwrap_or("ES256")),
-        private_key,
+        private_key: private_key.map(super::Secret::from),
         public_jwk,
     })
 }

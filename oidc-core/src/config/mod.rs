@@ -24,6 +24,8 @@ pub mod model;
 mod parse;
 mod reader;
 pub use reader::type_name;
+mod secret;
+pub use secret::Secret;
 mod session;
 mod validate;
 mod warnings;

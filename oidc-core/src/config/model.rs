@@ -9,6 +9,8 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
 
+use super::Secret;
+
 /// One route's `openid-connect` configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OidcConfig {
@@ -16,7 +18,7 @@ pub struct OidcConfig {
     /// OAuth client id. Required.
     pub client_id: String,
     /// Client secret; required unless the APISIX exemptions apply.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     /// URL of the discovery document. Required.
     pub discovery: String,
     /// Verify the IdP's TLS certificate. Default `true`.
@@ -46,7 +48,7 @@ pub struct OidcConfig {
     /// Client authentication at the token endpoint. Default `client_secret_basic`.
     pub token_endpoint_auth_method: AuthMethod,
     /// PEM private key for `private_key_jwt` (RSA or EC).
-    pub client_rsa_private_key: Option<String>,
+    pub client_rsa_private_key: Option<Secret>,
     /// `kid` of client assertions.
     pub client_rsa_private_key_id: Option<String>,
     /// Client assertion lifetime, seconds. Default 60.
@@ -182,9 +184,9 @@ pub struct ProxyOpts {
     /// Proxy for `https://` IdP URLs (HTTP CONNECT).
     pub https_proxy: Option<String>,
     /// `Proxy-Authorization` for the http proxy.
-    pub http_proxy_authorization: Option<String>,
+    pub http_proxy_authorization: Option<Secret>,
     /// `Proxy-Authorization` for the https proxy.
-    pub https_proxy_authorization: Option<String>,
+    pub https_proxy_authorization: Option<Secret>,
     /// Hosts that bypass the proxy (comma-separated).
     pub no_proxy: Option<String>,
 }
@@ -208,7 +210,7 @@ pub struct DpopConfig {
     /// ES256 (default), RS256 or PS256.
     pub signing_alg: String,
     /// PEM private key.
-    pub private_key: Option<String>,
+    pub private_key: Option<Secret>,
     /// The matching public JWK.
     pub public_jwk: Option<Value>,
 }
@@ -237,7 +239,7 @@ pub struct AudienceValidator {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionConfig {
     /// Key material, at least 16 characters.
-    pub secret: String,
+    pub secret: Secret,
     /// Cookie name. Default `session`.
     pub cookie_name: String,
     /// Cookie path. Default `/`.
@@ -294,7 +296,7 @@ pub struct RedisConfig {
     /// ACL user.
     pub username: Option<String>,
     /// Password.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Default 0.
     pub database: u32,
     /// Default `sessions`.

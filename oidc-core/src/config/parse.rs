@@ -11,7 +11,7 @@ use super::model::{
     AudienceValidator, AuthMethod, ClaimValidator, OidcConfig, ParConfig, ProxyOpts, UnauthAction,
 };
 use super::reader::{Errors, Obj, as_string, item, wrong_type};
-use super::{keys, session};
+use super::{Secret, keys, session};
 use crate::jose::Algorithm;
 
 /// Client authentication methods. APISIX takes free text here and, for a name the library does
@@ -64,7 +64,7 @@ pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> OidcConfig {
     let bearer_only = obj.boolean("bearer_only", errs).unwrap_or(false);
     OidcConfig {
         client_id: obj.required_string("client_id", errs).unwrap_or_default(),
-        client_secret: obj.string("client_secret", errs),
+        client_secret: obj.string("client_secret", errs).map(Secret::from),
         discovery: obj.required_string("discovery", errs).unwrap_or_default(),
         ssl_verify: ssl_verify(obj, errs),
         timeout_ms: timeout_ms(obj, errs),
@@ -78,7 +78,8 @@ pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> OidcConfig {
         use_nonce: obj.boolean("use_nonce", errs).unwrap_or(true),
         authorization_params: authorization_params(obj, errs),
         token_endpoint_auth_method: method("token_endpoint_auth_method", errs),
-        client_rsa_private_key: keys::private_key(obj, "client_rsa_private_key", errs),
+        client_rsa_private_key: keys::private_key(obj, "client_rsa_private_key", errs)
+            .map(Secret::from),
         client_rsa_private_key_id: obj.string("client_rsa_private_key_id", errs),
         client_jwt_assertion_expires_in: obj
             .uint("client_jwt_assertion_expires_in", errs)
@@ -172,8 +173,8 @@ fn proxy_opts(obj: &Obj<'_>, errs: &mut Errors) -> Option<ProxyOpts> {
     Some(ProxyOpts {
         http_proxy: p.string("http_proxy", errs),
         https_proxy: p.string("https_proxy", errs),
-        http_proxy_authorization: p.string("http_proxy_authorization", errs),
-        https_proxy_authorization: p.string("https_proxy_authorization", errs),
+        http_proxy_authorization: p.string("http_proxy_authorization", errs).map(Secret::from),
+        https_proxy_authorization: p.string("https_proxy_authorization", errs).map(Secret::from),
         no_proxy: p.string("no_proxy", errs),
     })
 }

@@ -2,6 +2,7 @@
 
 use alloc::string::String;
 
+use super::Secret;
 use super::model::{RedisConfig, SameSite, SessionConfig, SessionStorage};
 use super::reader::{Errors, Obj};
 
@@ -60,7 +61,7 @@ pub(super) fn parse(root: &Obj<'_>, bearer_only: bool, errs: &mut Errors) -> Opt
     };
     let usable = secret.is_some();
     let session = SessionConfig {
-        secret: secret.unwrap_or_default(),
+        secret: Secret::from(secret.unwrap_or_default()),
         cookie_name: obj.string("cookie_name", errs).unwrap_or_else(|| String::from("session")),
         cookie_path: obj.string("cookie_path", errs).unwrap_or_else(|| String::from("/")),
         cookie_domain: obj.string("cookie_domain", errs),
@@ -104,7 +105,7 @@ fn redis(obj: &Obj<'_>, errs: &mut Errors) -> RedisConfig {
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(6379),
         username: obj.string("username", errs),
-        password: obj.string("password", errs),
+        password: obj.string("password", errs).map(Secret::from),
         database: obj
             .uint_in("database", 0, u64::from(u32::MAX), errs)
             .and_then(|d| u32::try_from(d).ok())

@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::config::{OidcConfig, ProxyOpts};
+use crate::config::{OidcConfig, ProxyOpts, Secret};
 use crate::crypto::CryptoProvider;
 use crate::jose::claims::TypPolicy;
 use crate::jose::pem::parse_public_key_pem;
@@ -22,9 +22,10 @@ pub(crate) struct ProviderKey {
     pub(crate) proxy: Option<ProxyKey>,
 }
 
-/// The proxy settings as part of a provider key.
+/// The proxy settings as part of a provider key: proxies, their credentials (redacted in
+/// `Debug`), and `no_proxy`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct ProxyKey([Option<String>; 5]);
+pub(crate) struct ProxyKey([Option<String>; 3], [Option<Secret>; 2]);
 
 impl ProviderKey {
     pub(crate) fn of(cfg: &OidcConfig) -> Self {
@@ -33,13 +34,10 @@ impl ProviderKey {
             tls_verify: cfg.ssl_verify,
             timeout_ms: cfg.timeout_ms,
             proxy: cfg.proxy_opts.as_ref().map(|p: &ProxyOpts| {
-                ProxyKey([
-                    p.http_proxy.clone(),
-                    p.https_proxy.clone(),
-                    p.http_proxy_authorization.clone(),
-                    p.https_proxy_authorization.clone(),
-                    p.no_proxy.clone(),
-                ])
+                ProxyKey(
+                    [p.http_proxy.clone(), p.https_proxy.clone(), p.no_proxy.clone()],
+                    [p.http_proxy_authorization.clone(), p.https_proxy_authorization.clone()],
+                )
             }),
         }
     }
