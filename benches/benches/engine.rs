@@ -76,7 +76,11 @@ fn decide(
 ) -> Decision {
     let req = RequestView { method: "GET", target: "/orders", headers };
     engine
-        .handle_input(now(), rng, Input::Request { token: RequestToken(token), route: 0, req })
+        .handle_input(
+            now(),
+            rng,
+            Input::Request { token: RequestToken(token), route: &engine.route(0).unwrap(), req },
+        )
         .unwrap();
     let mut decision = None;
     loop {

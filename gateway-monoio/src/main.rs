@@ -6,7 +6,7 @@
 //! ```
 
 use std::fs::OpenOptions;
-use std::io::Write as _;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -16,6 +16,9 @@ use std::time::Duration;
 
 use oidc_monoio::{Shared, TlsSettings, WorkerOptions, run_worker};
 use oidc_proxy::config::{AccessLog, GatewayConfig};
+use oidc_proxy::driver::OsEntropy;
+use oidc_proxy::oidc_core::engine::{Engine, Settings};
+use oidc_proxy::proxy::oidc_configs;
 
 // The proxy loop makes many small, short-lived allocations per request (header fields, buffers);
 // mimalloc's thread-local free lists suit thread-per-core workers better than glibc malloc.
@@ -59,8 +62,12 @@ fn args() -> Result<Args, String> {
     Ok(Args { config: config.ok_or(USAGE)?, workers, check })
 }
 
+/// Loads and validates a configuration file, then compiles its routes as the workers will:
+/// a file that `--check` or a reload accepts is one every worker can run.
 fn load(path: &std::path::Path) -> Result<GatewayConfig, String> {
     let config = GatewayConfig::load(path)
+        .map_err(|e| format!("{}: configuration refused:\n{e}", path.display()))?;
+    Engine::new(oidc_configs(&config), Settings::default(), &mut OsEntropy)
         .map_err(|e| format!("{}: configuration refused:\n{e}", path.display()))?;
     for w in config.lint() {
         eprintln!("warning: {w}");
@@ -68,32 +75,55 @@ fn load(path: &std::path::Path) -> Result<GatewayConfig, String> {
     Ok(config)
 }
 
+/// Access-log lines wait here for the writer thread; beyond it lines are dropped (and
+/// counted) rather than stall a worker on a slow pipe or disk.
+const LOG_QUEUE: usize = 64 * 1024;
+
+/// The access log: workers hand lines to one writer thread through a bounded queue, so a
+/// slow stdout pipe or disk never blocks a worker.
 fn log_sink(dest: &AccessLog) -> Option<oidc_monoio::LogFactory> {
-    match dest.clone() {
-        AccessLog::Off => None,
-        AccessLog::Stdout => Some(Arc::new(|| {
-            Rc::new(|line: &str| {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-            }) as Rc<dyn Fn(&str)>
-        })),
-        AccessLog::File(path) => Some(Arc::new(move || {
-            let file = OpenOptions::new().create(true).append(true).open(&path);
-            match file {
-                Ok(f) => {
-                    let f = std::cell::RefCell::new(f);
-                    Rc::new(move |line: &str| {
-                        // One write per line: O_APPEND keeps lines from different workers whole.
-                        let _ = f.borrow_mut().write_all(format!("{line}\n").as_bytes());
-                    }) as Rc<dyn Fn(&str)>
-                }
-                Err(e) => {
-                    eprintln!("access log {}: {e}; logging to stderr", path.display());
-                    Rc::new(|line: &str| eprintln!("{line}")) as Rc<dyn Fn(&str)>
-                }
+    let mut out: Box<dyn Write + Send> = match dest.clone() {
+        AccessLog::Off => return None,
+        AccessLog::Stdout => Box::new(std::io::stdout()),
+        AccessLog::File(path) => match OpenOptions::new().create(true).append(true).open(&path) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("access log {}: {e}; logging to stderr", path.display());
+                Box::new(std::io::stderr())
             }
-        })),
+        },
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<String>(LOG_QUEUE);
+    let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = Arc::clone(&dropped);
+    let spawned = std::thread::Builder::new().name("access-log".into()).spawn(move || {
+        let mut reported = 0;
+        while let Ok(line) = rx.recv() {
+            // One write per line: O_APPEND keeps lines whole.
+            let _ = out.write_all(line.as_bytes());
+            let lost = seen.load(Ordering::Relaxed);
+            if lost > reported {
+                let _ = writeln!(
+                    out,
+                    "{{\"event\":\"access_log_dropped\",\"lines\":{}}}",
+                    lost - reported
+                );
+                reported = lost;
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        eprintln!("cannot start the access-log writer ({e}); access log off");
+        return None;
     }
+    Some(Arc::new(move || {
+        let (tx, dropped) = (tx.clone(), Arc::clone(&dropped));
+        Rc::new(move |line: &str| {
+            if tx.try_send(format!("{line}\n")).is_err() {
+                dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }) as Rc<dyn Fn(&str)>
+    }))
 }
 
 fn main() -> ExitCode {
@@ -156,8 +186,10 @@ fn main() -> ExitCode {
 
     let mut handles = Vec::new();
     for id in 0..workers {
-        let (shared, opts) =
-            (Arc::clone(&shared), WorkerOptions { id, tls: tls.clone(), log: log.clone() });
+        let (shared, opts) = (
+            Arc::clone(&shared),
+            WorkerOptions { id, workers, tls: tls.clone(), log: log.clone() },
+        );
         let h = std::thread::Builder::new().name(format!("worker-{id}")).spawn(move || {
             if let Err(e) = run_worker(Arc::clone(&shared), opts) {
                 eprintln!("worker {id}: {e}");
@@ -175,15 +207,26 @@ fn main() -> ExitCode {
         }
     }
 
+    // A worker that ends on its own (a panic unwinds its thread) has lost its share of the
+    // listeners and connections: exit with a clear message rather than run on short-handed.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        eprintln!("panic in {}: {info}", thread.name().unwrap_or("a thread"));
+    }));
     while !term.load(Ordering::Acquire) && !shared.draining.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(100));
+        if let Some(id) = handles.iter().position(std::thread::JoinHandle::is_finished) {
+            eprintln!("worker {id} stopped unexpectedly; exiting");
+            shared.draining.store(true, Ordering::Release);
+            return ExitCode::from(70);
+        }
         if hup.swap(false, Ordering::AcqRel) {
             match load(&args.config) {
                 Ok(new) => {
                     *shared.config.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
                         Arc::new(new);
-                    shared.generation.fetch_add(1, Ordering::AcqRel);
-                    eprintln!("configuration reloaded");
+                    let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
+                    eprintln!("configuration reloaded (generation {generation})");
                 }
                 Err(e) => eprintln!("reload refused, keeping the running configuration: {e}"),
             }

@@ -86,7 +86,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let hs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (&**k, v.as_bytes())).collect();
         let req = RequestView { method, target, headers: &hs };
         let token = RequestToken(n as u64);
-        engine.handle_input(now(), &mut rng, Input::Request { token, route: 0, req })?;
+        let route = engine.route(0).ok_or("no route")?;
+        engine.handle_input(now(), &mut rng, Input::Request { token, route: &route, req })?;
         // The run loop: drain outputs, performing intents and feeding their answers back.
         let decision = loop {
             let input = match engine.poll_output() {

@@ -130,6 +130,18 @@ pub fn discovery_url(issuer: &str) -> String {
     url
 }
 
+/// The issuer a discovery URL belongs to: the URL without its `/.well-known/openid-configuration`
+/// suffix (§4.1), or for the RFC 8414 form `https://host/.well-known/openid-configuration/path`,
+/// `https://host/path`. `None` for a URL of another shape (nothing to compare against).
+pub fn issuer_of_discovery_url(url: &str) -> Option<String> {
+    const SUFFIX: &str = "/.well-known/openid-configuration";
+    if let Some(issuer) = url.strip_suffix(SUFFIX) {
+        return Some(String::from(issuer));
+    }
+    let (base, path) = url.split_once(SUFFIX)?;
+    path.starts_with('/').then(|| alloc::format!("{base}{path}"))
+}
+
 fn opt_str(doc: &Object, name: &'static str) -> Result<Option<String>, DiscoveryError> {
     match doc.get(name) {
         None | Some(Value::Null) => Ok(None),

@@ -4,6 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use monoio::buf::{IoBufMut, SliceMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use oidc_proxy::runtime::{Connector, Stream, Timer};
@@ -20,8 +21,12 @@ pub type TlsConn = Conn<monoio_rustls::ClientTlsStream<TcpStream>>;
 
 impl<T: AsyncReadRent + AsyncWriteRent> Stream for Conn<T> {
     async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        // monoio reads into the spare capacity and extends the length: the trait's contract.
-        self.0.read(buf).await
+        // A whole Vec is read into from offset 0 (monoio sets its length to what was read), so
+        // the read goes into a slice of the spare capacity; `SliceMut::set_init` extends the
+        // Vec's length from the slice's start. This is the append contract of the trait.
+        let len = buf.len();
+        let (r, slice): (_, SliceMut<Vec<u8>>) = self.0.read(buf.slice_mut(len..)).await;
+        (r, slice.into_inner())
     }
     async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
         let (r, b) = AsyncWriteRentExt::write_all(&mut self.0, buf).await;

@@ -9,12 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use monoio::net::{ListenerOpts, TcpListener};
-use oidc_core::engine::{Engine, Settings};
+use oidc_core::engine::{Engine, Event, RouteHandle, Settings};
 use oidc_proxy::config::GatewayConfig;
 use oidc_proxy::driver::{Driver, IntentFuture, OsEntropy, SharedDriver};
 use oidc_proxy::idp_client::{IdpPool, perform};
 use oidc_proxy::pool::Pool;
-use oidc_proxy::proxy::{Gateway, LogSink, oidc_route_indices, serve_connection};
+use oidc_proxy::proxy::{ConnContext, Gateway, LogSink, oidc_configs, serve_connection};
+use oidc_proxy::runtime::{Signal, race};
 
 use crate::streams::{Conn, MonoioTimer, TcpConn, UpstreamConnector};
 use crate::tls::{IdpTls, TlsSettings};
@@ -54,6 +55,8 @@ pub type LogFactory = Arc<dyn Fn() -> LogSink + Send + Sync>;
 pub struct WorkerOptions {
     /// Worker number (for logs).
     pub id: usize,
+    /// How many workers share the listeners (the connection cap is split between them).
+    pub workers: usize,
     /// Trust settings for IdP TLS.
     pub tls: TlsSettings,
     /// Access-log sink factory (called once in the worker thread).
@@ -106,11 +109,13 @@ fn build_runtime() -> io::Result<monoio::FusionRuntime<TimeIoUring, TimeLegacy>>
 type TimeIoUring = monoio::time::TimeDriver<monoio::IoUringDriver>;
 type TimeLegacy = monoio::time::TimeDriver<monoio::LegacyDriver>;
 
-type Generation = (Rc<Gateway>, Rc<Vec<Option<usize>>>);
-
-fn build(config: Arc<GatewayConfig>, driver: &SharedDriver, log: Option<LogSink>) -> Generation {
-    let (_, indices) = oidc_route_indices(&config);
-    (Rc::new(Gateway::new((*config).clone(), Rc::clone(driver), log)), Rc::new(indices))
+fn build(
+    config: &GatewayConfig,
+    driver: &SharedDriver,
+    handles: Vec<RouteHandle>,
+    log: Option<LogSink>,
+) -> Rc<Gateway> {
+    Rc::new(Gateway::new(config.clone(), Rc::clone(driver), handles, log))
 }
 
 async fn worker_main(shared: Arc<Shared>, opts: WorkerOptions) -> io::Result<()> {
@@ -119,18 +124,22 @@ async fn worker_main(shared: Arc<Shared>, opts: WorkerOptions) -> io::Result<()>
     for addr in &config.gateway.listen {
         listeners.push(TcpListener::bind_with_config(addr, &ListenerOpts::new().reuse_port(true))?);
     }
-    let (engine_configs, _) = oidc_route_indices(&config);
-    let engine = Engine::new(engine_configs, Settings::default(), &mut OsEntropy)
+    let engine = Engine::new(oidc_configs(&config), Settings::default(), &mut OsEntropy)
         .map_err(|e| io::Error::other(e.to_string()))?;
+    let handles = engine.routes();
     let driver: SharedDriver = Rc::new(RefCell::new(Driver::new(engine)));
     let log = opts.log.as_ref().map(|f| f());
-    let current: Rc<RefCell<Generation>> =
-        Rc::new(RefCell::new(build(config, &driver, log.clone())));
+    let current: Rc<RefCell<Rc<Gateway>>> =
+        Rc::new(RefCell::new(build(&config, &driver, handles, log.clone())));
     let idp = IdpTls::new(&opts.tls)?;
     let pool: Rc<Pool<TcpConn>> = Rc::new(Pool::new(64, Duration::from_secs(30)));
     let active = Rc::new(Cell::new(0usize));
+    let drain = Signal::default();
+    let workers = opts.workers.max(1);
+    let cap = config.gateway.max_connections.div_ceil(workers).max(1);
 
-    // The IdP task: performs every intent the engine emits, concurrently.
+    // The IdP task: performs every intent the engine emits, concurrently (the engine caps how
+    // many are in flight).
     let d = Rc::clone(&driver);
     let idp_pool: Rc<IdpPool<IdpTls>> = Rc::new(IdpPool::default());
     monoio::spawn(async move {
@@ -165,15 +174,18 @@ async fn worker_main(shared: Arc<Shared>, opts: WorkerOptions) -> io::Result<()>
             .await;
             d.borrow_mut().tick();
             for e in d.borrow_mut().take_events() {
-                eprintln!("{{\"worker\":{worker},\"event\":\"{e:?}\"}}");
+                eprintln!("{}", event_json(worker, &e));
             }
             let g = sh.generation.load(Ordering::Acquire);
             if g != generation {
                 generation = g;
                 let config = sh.current();
-                let (engine_configs, _) = oidc_route_indices(&config);
-                match d.borrow_mut().engine_mut().reconfigure(engine_configs) {
-                    Ok(()) => *cur.borrow_mut() = build(config, &d, log2.clone()),
+                let reconfigured = d.borrow_mut().reconfigure(oidc_configs(&config));
+                match reconfigured {
+                    Ok(handles) => {
+                        *cur.borrow_mut() = build(&config, &d, handles, log2.clone());
+                        eprintln!("worker {worker}: configuration generation {g} applied");
+                    }
                     Err(e) => eprintln!("worker {worker}: reload refused: {e}"),
                 }
             }
@@ -181,45 +193,85 @@ async fn worker_main(shared: Arc<Shared>, opts: WorkerOptions) -> io::Result<()>
     });
 
     for listener in listeners {
-        let (cur, pool, active, sh) =
-            (Rc::clone(&current), Rc::clone(&pool), Rc::clone(&active), Arc::clone(&shared));
+        let (cur, pool, active, drain) =
+            (Rc::clone(&current), Rc::clone(&pool), Rc::clone(&active), drain.clone());
         monoio::spawn(async move {
+            let mut reported = false;
             loop {
-                if sh.draining.load(Ordering::Acquire) {
-                    return;
+                // At the cap, leave new connections in the kernel's accept queue.
+                while active.get() >= cap && !drain.is_raised() {
+                    monoio::time::sleep(Duration::from_millis(10)).await;
                 }
-                let accepted =
-                    monoio::time::timeout(Duration::from_millis(250), listener.accept()).await;
-                let Ok(Ok((stream, peer))) = accepted else { continue };
+                let accepted = race(async { Some(listener.accept().await) }, async {
+                    drain.wait().await;
+                    None
+                })
+                .await;
+                let (stream, peer) = match accepted {
+                    None => return,
+                    Some(Ok(c)) => {
+                        reported = false;
+                        c
+                    }
+                    Some(Err(e)) => {
+                        // Out of descriptors (EMFILE/ENFILE) or memory: the pending connection
+                        // stays queued, so retrying at once would spin. Back off instead.
+                        if !reported {
+                            eprintln!("worker {worker}: accept failed ({e}); backing off");
+                            reported = true;
+                        }
+                        monoio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
                 let _ = stream.set_nodelay(true);
-                let (gw, idx) = cur.borrow().clone();
-                let (pool, active) = (Rc::clone(&pool), Rc::clone(&active));
+                let (cur, pool, active, drain) =
+                    (Rc::clone(&cur), Rc::clone(&pool), Rc::clone(&active), drain.clone());
                 active.set(active.get() + 1);
                 monoio::spawn(async move {
-                    serve_connection(
-                        gw,
-                        idx,
-                        Conn(stream),
-                        peer,
-                        &MonoioTimer,
-                        &UpstreamConnector,
-                        &pool,
-                    )
-                    .await;
+                    let current = || Rc::clone(&cur.borrow());
+                    let cx = ConnContext {
+                        timer: &MonoioTimer,
+                        connector: &UpstreamConnector,
+                        pool: &pool,
+                        drain: &drain,
+                    };
+                    serve_connection(&current, Conn(stream), peer, &cx).await;
                     active.set(active.get() - 1);
                 });
             }
         });
     }
 
-    // Run until draining, then give in-flight connections the grace period.
+    // Run until draining: stop accepting, close idle connections, give in-flight requests
+    // the grace period.
     while !shared.draining.load(Ordering::Acquire) {
         monoio::time::sleep(Duration::from_millis(100)).await;
     }
+    drain.raise();
     let grace = Duration::from_secs(shared.current().gateway.shutdown_grace);
     let until = Instant::now() + grace;
     while active.get() > 0 && Instant::now() < until {
         monoio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
+}
+
+/// An engine event as one JSON log line (the event's fields are fixed codes, never tokens).
+fn event_json(worker: usize, e: &Event) -> String {
+    let mut m = serde_json::Map::new();
+    m.insert("worker".into(), worker.into());
+    match e {
+        Event::FetchFailed { purpose, cause } => {
+            m.insert("event".into(), "fetch_failed".into());
+            m.insert("purpose".into(), format!("{purpose:?}").to_lowercase().into());
+            m.insert("cause".into(), cause.clone().into());
+        }
+        Event::JwksLoaded { keys, skipped } => {
+            m.insert("event".into(), "jwks_loaded".into());
+            m.insert("keys".into(), (*keys).into());
+            m.insert("skipped".into(), (*skipped).into());
+        }
+    }
+    serde_json::Value::Object(m).to_string()
 }

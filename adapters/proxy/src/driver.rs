@@ -17,9 +17,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
 use oidc_core::UnixTime;
+use oidc_core::config::OidcConfig;
 use oidc_core::engine::{
     Decision, Engine, Entropy, Event, FailureKind, HttpIntent, Input, Instant, IntentId, Now,
-    Output, RequestToken, RequestView, ResponseView,
+    Output, RequestToken, RequestView, ResponseView, RouteError, RouteHandle,
 };
 
 /// Randomness from the operating system (`getrandom`).
@@ -104,9 +105,29 @@ impl Driver {
         }
     }
 
-    /// The engine (for reconfiguration and statistics).
-    pub fn engine_mut(&mut self) -> &mut Engine {
-        &mut self.engine
+    /// The engine (for statistics).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Handles of the engine's current routes.
+    pub fn routes(&self) -> Vec<RouteHandle> {
+        self.engine.routes()
+    }
+
+    /// Reconfigures the engine and returns the new route handles. Requests orphaned by the
+    /// change get their decision (503) at once, like any other output.
+    ///
+    /// # Errors
+    ///
+    /// The route that cannot be compiled; nothing changes then.
+    pub fn reconfigure(
+        &mut self,
+        configs: Vec<OidcConfig>,
+    ) -> Result<Vec<RouteHandle>, RouteError> {
+        self.engine.reconfigure(configs)?;
+        self.drain();
+        Ok(self.engine.routes())
     }
 
     /// The driver's clock.
@@ -119,6 +140,10 @@ impl Driver {
         // Misuse can only come from this file (route indices are checked by the caller and tokens
         // are unique), so an error here is a bug; it is dropped rather than crash a worker.
         let _ = self.engine.handle_input(now, &mut self.rng, input);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
         loop {
             match self.engine.poll_output() {
                 Output::Idle { .. } => break,
@@ -144,13 +169,9 @@ impl Driver {
     }
 
     /// Submits a request on `route`; await a [`DecisionFuture`] for the returned token.
-    pub fn submit(&mut self, route: usize, req: RequestView<'_>) -> RequestToken {
+    pub fn submit(&mut self, route: &RouteHandle, req: RequestView<'_>) -> RequestToken {
         self.next_token += 1;
         let token = RequestToken(self.next_token);
-        if route >= self.engine.route_count() {
-            self.decided.insert(token.0, internal_error());
-            return token;
-        }
         self.feed(Input::Request { token, route, req });
         token
     }
@@ -216,15 +237,6 @@ impl Driver {
     pub fn take_events(&mut self) -> Vec<Event> {
         self.events.drain(..).collect()
     }
-}
-
-fn internal_error() -> Decision {
-    Decision::Deny(oidc_core::engine::Denial {
-        status: 500,
-        reason: oidc_core::engine::Reason::Misconfigured,
-        headers: Vec::new(),
-        body: "{\"error\":\"gateway misconfigured\"}".into(),
-    })
 }
 
 /// A shared, single-threaded driver.

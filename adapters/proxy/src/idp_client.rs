@@ -340,12 +340,9 @@ async fn roundtrip<S: Stream>(
     Ok((status, body, reusable))
 }
 
+/// Appends what the IdP sent next (see [`crate::runtime::read_more`]).
 async fn read_more<S: Stream>(s: &mut S, buf: &mut Vec<u8>) -> Result<usize, FailureKind> {
-    let mut b = std::mem::take(buf);
-    b.reserve(16 * 1024);
-    let (r, b) = s.read(b).await;
-    *buf = b;
-    r.map_err(|_| FailureKind::Protocol)
+    crate::runtime::read_more(s, buf, 16 * 1024).await.map_err(|_| FailureKind::Protocol)
 }
 
 async fn read_head<S: Stream>(

@@ -12,13 +12,52 @@ use std::time::Duration;
 use oidc_core::engine::FailureKind;
 
 /// A byte stream with owned buffers.
+///
+/// The proxy never calls [`Stream::read`] directly: it goes through [`read_more`], which
+/// checks the append contract on every read, so an adapter that breaks it fails loudly (an I/O
+/// error and a closed connection) instead of silently dropping bytes. The adapter conformance
+/// suite ([`crate::conformance`]) proves an adapter against it.
 pub trait Stream {
-    /// Reads into the spare capacity of `buf` (appending); `Ok(0)` at end of stream.
+    /// Reads into the spare capacity of `buf`, **appending** after the bytes already in it:
+    /// on return `buf[..old_len]` is unchanged and `buf.len() == old_len + n`. `Ok(0)` at end
+    /// of stream. (monoio's owned-buffer read writes at offset 0 unless given a slice of the
+    /// spare capacity: reading into a whole `Vec` would overwrite what was buffered.)
     async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>);
     /// Writes all of `buf`, and hands it back unchanged (so a caller may resend or reuse it).
     async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>);
     /// Flushes and half-closes the write side.
     async fn shutdown(&mut self) -> io::Result<()>;
+}
+
+/// Reads more bytes onto the end of `buf`. When its spare capacity is under a quarter of
+/// `grow` (or none), it first makes room for `grow` more bytes; the buffer never grows by more
+/// than the caller asked for. Returns the number of bytes read, `0` at end of stream.
+///
+/// # Errors
+///
+/// The stream's error, or [`io::ErrorKind::InvalidData`] if the adapter broke the append
+/// contract of [`Stream::read`] (a bug in the adapter; the bytes are not trusted).
+pub async fn read_more<S: Stream + ?Sized>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    grow: usize,
+) -> io::Result<usize> {
+    let before = buf.len();
+    let mut b = std::mem::take(buf);
+    let room = b.capacity() - before;
+    if room == 0 || room < grow / 4 {
+        b.reserve_exact(grow.max(1));
+    }
+    let (r, b) = s.read(b).await;
+    *buf = b;
+    let n = r?;
+    if buf.len() != before + n {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "runtime adapter broke the read contract (a read must append)",
+        ));
+    }
+    Ok(n)
 }
 
 /// Timers.
@@ -75,6 +114,82 @@ pub async fn timeout<T: Timer, F: Future>(
         }
     })
     .await
+}
+
+/// A one-shot, single-threaded broadcast: [`Signal::raise`] wakes every [`Signal::wait`]er,
+/// for example to close idle keep-alive connections when a worker drains.
+#[derive(Debug, Default, Clone)]
+pub struct Signal(std::rc::Rc<std::cell::RefCell<SignalState>>);
+
+#[derive(Debug, Default)]
+struct SignalState {
+    raised: bool,
+    next: u64,
+    /// Registered waiters; a waiter removes itself when dropped, so connections that wait and
+    /// then move on leave nothing behind.
+    waiters: std::collections::HashMap<u64, std::task::Waker>,
+}
+
+impl Signal {
+    /// Raises the signal (idempotent).
+    pub fn raise(&self) {
+        let waiters = {
+            let mut s = self.0.borrow_mut();
+            s.raised = true;
+            std::mem::take(&mut s.waiters)
+        };
+        for w in waiters.into_values() {
+            w.wake();
+        }
+    }
+
+    /// Whether it has been raised.
+    pub fn is_raised(&self) -> bool {
+        self.0.borrow().raised
+    }
+
+    /// Completes once the signal is raised.
+    pub fn wait(&self) -> SignalWait<'_> {
+        SignalWait { signal: self, id: None }
+    }
+}
+
+/// The future of [`Signal::wait`].
+#[derive(Debug)]
+pub struct SignalWait<'a> {
+    signal: &'a Signal,
+    id: Option<u64>,
+}
+
+impl Future for SignalWait<'_> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self.signal.0.borrow_mut();
+        if s.raised {
+            return Poll::Ready(());
+        }
+        let id = match self.id {
+            Some(id) => id,
+            None => {
+                s.next += 1;
+                s.next
+            }
+        };
+        s.waiters.insert(id, cx.waker().clone());
+        drop(s);
+        self.id = Some(id);
+        Poll::Pending
+    }
+}
+
+impl Drop for SignalWait<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id
+            && let Ok(mut s) = self.signal.0.try_borrow_mut()
+        {
+            s.waiters.remove(&id);
+        }
+    }
 }
 
 /// Polls two futures, returning the first output (the other is dropped).

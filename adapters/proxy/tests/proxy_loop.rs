@@ -14,8 +14,8 @@ use oidc_core::engine::{Engine, Settings};
 use oidc_proxy::config::GatewayConfig;
 use oidc_proxy::driver::{Driver, OsEntropy};
 use oidc_proxy::pool::Pool;
-use oidc_proxy::proxy::{Gateway, oidc_route_indices, serve_connection};
-use oidc_proxy::runtime::{Connector, Stream, Timer};
+use oidc_proxy::proxy::{ConnContext, Gateway, oidc_configs, serve_connection};
+use oidc_proxy::runtime::{Connector, Signal, Stream, Timer};
 
 const UPSTREAM: &str = "127.0.0.1:9";
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -172,13 +172,16 @@ fn serve(
     pool: &Pool<Fake>,
 ) -> String {
     let config = GatewayConfig::from_yaml(CONFIG).expect("config");
-    let (engine_configs, indices) = oidc_route_indices(&config);
-    let engine = Engine::new(engine_configs, Settings::default(), &mut OsEntropy).expect("engine");
+    let engine =
+        Engine::new(oidc_configs(&config), Settings::default(), &mut OsEntropy).expect("engine");
+    let handles = engine.routes();
     let driver = Rc::new(RefCell::new(Driver::new(engine)));
-    let gw = Rc::new(Gateway::new(config, driver, None));
+    let gw = Rc::new(Gateway::new(config, driver, handles, None));
     let (client, out) = Fake::client(reads);
     let peer: SocketAddr = "192.0.2.7:5000".parse().expect("addr");
-    run(serve_connection(gw, Rc::new(indices), client, peer, timer, connector, pool));
+    let drain = Signal::default();
+    let cx = ConnContext { timer, connector, pool, drain: &drain };
+    run(serve_connection(&|| Rc::clone(&gw), client, peer, &cx));
     let out = out.borrow();
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -219,12 +222,8 @@ fn a_stale_pooled_connection_is_retried_on_a_fresh_one_with_the_same_bytes() {
         UPSTREAM.parse().expect("addr"),
         Fake::upstream(Behaviour::Closed, Rc::clone(&stale_got)),
     );
-    let got = serve(
-        &[b"POST /open/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"],
-        &connector,
-        &no_timeouts(),
-        &pool,
-    );
+    let got =
+        serve(&[b"GET /open/x HTTP/1.1\r\nHost: h\r\n\r\n"], &connector, &no_timeouts(), &pool);
     assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
     assert_eq!(connector.opened.borrow().len(), 1, "one fresh connection after the stale one");
     let fresh = connector.received(0);
@@ -233,7 +232,116 @@ fn a_stale_pooled_connection_is_retried_on_a_fresh_one_with_the_same_bytes() {
         fresh,
         "the retry resends the same bytes"
     );
-    assert!(fresh.ends_with("\r\n\r\nhello"), "{fresh}");
+}
+
+#[test]
+fn a_non_idempotent_request_is_never_sent_twice() {
+    // RFC 9112 §9.3.1: the upstream may have processed the POST before closing.
+    let connector = FakeConnector::new(Behaviour::Answer);
+    let pool = new_pool();
+    let stale_got = Rc::new(RefCell::new(Vec::new()));
+    pool.put(
+        UPSTREAM.parse().expect("addr"),
+        Fake::upstream(Behaviour::Closed, Rc::clone(&stale_got)),
+    );
+    let got = serve(
+        &[b"POST /open/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"],
+        &connector,
+        &no_timeouts(),
+        &pool,
+    );
+    assert!(got.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{got}");
+    assert!(connector.opened.borrow().is_empty(), "no second attempt");
+    assert!(String::from_utf8_lossy(&stale_got.borrow()).ends_with("\r\n\r\nhello"));
+}
+
+#[test]
+fn a_head_split_at_every_offset_is_the_same_request() {
+    let request: &[u8] = b"GET /open/a?x=1 HTTP/1.1\r\nHost: h\r\nX-Long: 0123456789abcdef\r\n\r\n";
+    let connector = FakeConnector::new(Behaviour::Answer);
+    let whole = serve(&[request], &connector, &no_timeouts(), &new_pool());
+    let expected = connector.received(0);
+    assert!(whole.starts_with("HTTP/1.1 200 OK\r\n"), "{whole}");
+    for cut in 1..request.len() {
+        let connector = FakeConnector::new(Behaviour::Answer);
+        let (a, b) = request.split_at(cut);
+        let got = serve(&[a, b], &connector, &no_timeouts(), &new_pool());
+        assert_eq!(got, whole, "split at {cut}");
+        assert_eq!(connector.received(0), expected, "split at {cut}");
+    }
+    // One byte per read, then a pipelined second request arriving in pieces.
+    let connector = FakeConnector::new(Behaviour::Answer);
+    let mut reads: Vec<&[u8]> = request.chunks(1).collect();
+    reads.push(b"GET /open/b HTTP/1.1\r\nHo");
+    reads.push(b"st: h\r\n\r\n");
+    let got = serve(&reads, &connector, &no_timeouts(), &new_pool());
+    assert_eq!(got.matches("HTTP/1.1 200 OK").count(), 2, "{got}");
+    assert!(connector.received(0).contains("GET /open/b HTTP/1.1\r\n"));
+}
+
+#[test]
+fn traversal_is_routed_and_forwarded_in_canonical_form() {
+    let connector = FakeConnector::new(Behaviour::Answer);
+    let got = serve(
+        &[b"GET /open/../api/x HTTP/1.1\r\nHost: h\r\n\r\n"],
+        &connector,
+        &no_timeouts(),
+        &new_pool(),
+    );
+    assert!(got.starts_with("HTTP/1.1 401 "), "routed as /api/x: {got}");
+    assert!(connector.opened.borrow().is_empty());
+    let connector = FakeConnector::new(Behaviour::Answer);
+    let got = serve(
+        &[b"GET /open/a/./b/%2e%2E/c?q=../x HTTP/1.1\r\nHost: h\r\n\r\n"],
+        &connector,
+        &no_timeouts(),
+        &new_pool(),
+    );
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert!(connector.received(0).starts_with("GET /open/a/c?q=../x HTTP/1.1\r\n"));
+    for bad in ["/open/..%2fapi/x", "/open/..;/api/x", "/open/..\\api/x", "/../x"] {
+        let connector = FakeConnector::new(Behaviour::Answer);
+        let req = format!("GET {bad} HTTP/1.1\r\nHost: h\r\n\r\n");
+        let got = serve(&[req.as_bytes()], &connector, &no_timeouts(), &new_pool());
+        assert!(got.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{bad}: {got}");
+        assert!(connector.opened.borrow().is_empty(), "{bad}");
+    }
+}
+
+#[test]
+fn answers_to_head_carry_no_body() {
+    let connector = FakeConnector::new(Behaviour::Answer);
+    let got = serve(
+        &[b"HEAD /nowhere HTTP/1.1\r\nHost: h\r\n\r\nHEAD /api/x HTTP/1.1\r\nHost: h\r\n\r\n"],
+        &connector,
+        &no_timeouts(),
+        &new_pool(),
+    );
+    let (first, second) = got.split_once("HTTP/1.1 401").expect("two answers");
+    assert!(first.starts_with("HTTP/1.1 404 Not Found\r\n"), "{got}");
+    assert!(first.ends_with("\r\n\r\n"), "no body after the 404 head: {got}");
+    assert!(second.ends_with("\r\n\r\n"), "no body after the 401 head: {got}");
+}
+
+#[test]
+fn x_access_token_is_a_credential_and_duplicates_are_refused() {
+    // A token the static key cannot verify: 401 means it was read as the credential.
+    let connector = FakeConnector::new(Behaviour::Answer);
+    let got = serve(
+        &[b"GET /api/x HTTP/1.1\r\nHost: h\r\nX-Access-Token: a.b.c\r\n\r\n"],
+        &connector,
+        &no_timeouts(),
+        &new_pool(),
+    );
+    assert!(got.contains("error=\"invalid_token\""), "read as a token: {got}");
+    for dup in [
+        &b"GET /api/x HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer a.b.c\r\nAuthorization: Bearer d.e.f\r\n\r\n"[..],
+        b"GET /api/x HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer a.b.c\r\nX-Access-Token: d.e.f\r\n\r\n",
+    ] {
+        let got = serve(&[dup], &connector, &no_timeouts(), &new_pool());
+        assert!(got.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{got}");
+    }
+    assert!(connector.opened.borrow().is_empty());
 }
 
 #[test]
@@ -255,16 +363,18 @@ fn a_denied_request_never_opens_an_upstream_connection() {
 fn client_identity_headers_never_reach_the_upstream() {
     let connector = FakeConnector::new(Behaviour::Answer);
     let got = serve(
-        &[b"GET /open/x HTTP/1.1\r\nHost: h\r\nX-Userinfo: e30\r\nx-access-token: t\r\nX-ID-Token: i\r\n\r\n"],
+        &[b"GET /open/x HTTP/1.1\r\nHost: h\r\nX-Userinfo: e30\r\nx-access-token: t\r\nX-ID-Token: i\r\nX_Userinfo: e30\r\nx_access_token: t\r\nConnection: X-Forwarded-For\r\nX-Forwarded-Proto: https\r\n\r\n"],
         &connector,
         &no_timeouts(),
         &new_pool(),
     );
     assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
     let sent = connector.received(0).to_ascii_lowercase();
-    for name in ["x-userinfo", "x-access-token", "x-id-token"] {
+    for name in ["x-userinfo", "x-access-token", "x-id-token", "x_userinfo", "x_access_token"] {
         assert!(!sent.contains(name), "{name} reached the upstream: {sent}");
     }
+    assert!(sent.contains("x-forwarded-proto: http\r\n"), "{sent}");
+    assert!(sent.contains("x-forwarded-for: 192.0.2.7\r\n"), "{sent}");
 }
 
 #[test]

@@ -57,7 +57,8 @@ fn run(
     let auth = format!("Bearer {token}");
     let headers = [("authorization", auth.as_bytes())];
     let req = RequestView { method: "GET", target: "/", headers: &headers };
-    let route = usize::try_from(n % engine.route_count() as u64).unwrap();
+    let routes = engine.routes();
+    let route = &routes[usize::try_from(n % routes.len() as u64).unwrap()];
     engine.handle_input(now(), rng, Input::Request { token: RequestToken(n), route, req }).unwrap();
     let mut out = None;
     loop {

@@ -26,6 +26,15 @@ enum Extracted<'a> {
     Token(&'a str),
     None,
     Malformed,
+    /// Several credentials that could disagree about who is calling.
+    Conflicting,
+}
+
+/// The one value of a header the request may carry at most once; `Err` if it has several.
+fn single<'a>(req: &RequestView<'a>, name: &str) -> Result<Option<&'a [u8]>, ()> {
+    let mut found = req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+    let first = found.next().map(|(_, v)| *v);
+    if found.next().is_some() { Err(()) } else { Ok(first) }
 }
 
 fn header<'a>(req: &RequestView<'a>, name: &str) -> Option<&'a [u8]> {
@@ -34,9 +43,21 @@ fn header<'a>(req: &RequestView<'a>, name: &str) -> Option<&'a [u8]> {
 
 /// `Authorization: Bearer <token>` (scheme case-insensitive), else `X-Access-Token` as in
 /// APISIX. An `Authorization` that is not `<scheme> <credentials>` is malformed (400); another
-/// scheme (Basic, DPoP, ...) counts as no bearer token.
+/// scheme (Basic, DPoP, ...) counts as no bearer token. A request with two `Authorization` or
+/// two `X-Access-Token` fields, or with both carrying different tokens, is refused (400): which
+/// one a verifier and an upstream each read is not something a gateway can promise.
 fn extract<'a>(req: &RequestView<'a>) -> Extracted<'a> {
-    if let Some(v) = header(req, "authorization") {
+    let (Ok(authorization), Ok(x_access_token)) =
+        (single(req, "authorization"), single(req, "x-access-token"))
+    else {
+        return Extracted::Conflicting;
+    };
+    let alternative = match x_access_token.map(core::str::from_utf8) {
+        Some(Ok(t)) if !t.trim().is_empty() => Some(t.trim()),
+        Some(Ok(_)) | None => None,
+        Some(Err(_)) => return Extracted::Malformed,
+    };
+    if let Some(v) = authorization {
         let Ok(v) = core::str::from_utf8(v) else {
             return Extracted::Malformed;
         };
@@ -44,20 +65,22 @@ fn extract<'a>(req: &RequestView<'a>) -> Extracted<'a> {
         let Some((scheme, rest)) = v.split_once(' ') else {
             return Extracted::Malformed;
         };
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Extracted::None;
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let token = rest.trim();
+            if token.is_empty() || token.contains(' ') {
+                return Extracted::Malformed;
+            }
+            if alternative.is_some_and(|t| t != token) {
+                return Extracted::Conflicting;
+            }
+            return Extracted::Token(token);
         }
-        let token = rest.trim();
-        return if token.is_empty() || token.contains(' ') {
-            Extracted::Malformed
-        } else {
-            Extracted::Token(token)
-        };
+        // As APISIX: `X-Access-Token` is only read when there is no `Authorization` at all.
+        return Extracted::None;
     }
-    match header(req, "x-access-token").map(core::str::from_utf8) {
-        Some(Ok(t)) if !t.trim().is_empty() => Extracted::Token(t.trim()),
-        Some(Ok(_)) | None => Extracted::None,
-        Some(Err(_)) => Extracted::Malformed,
+    match alternative {
+        Some(t) => Extracted::Token(t),
+        None => Extracted::None,
     }
 }
 
@@ -94,6 +117,12 @@ impl Engine {
                 return self.decide(
                     token,
                     Decision::Deny(Denial::bad_request(Reason::MalformedAuthorization)),
+                );
+            }
+            Extracted::Conflicting => {
+                return self.decide(
+                    token,
+                    Decision::Deny(Denial::bad_request(Reason::ConflictingCredentials)),
                 );
             }
             Extracted::None => {
@@ -186,7 +215,7 @@ impl Engine {
     ) -> Result<Option<Arc<ProviderMetadata>>, Decision> {
         let settings = self.settings.clone();
         let Some(p) = self.providers.get_mut(&provider) else {
-            return Err(Decision::Deny(Denial::unavailable(Reason::IdpUnavailable, 1)));
+            return Err(Decision::Deny(Denial::unavailable(Reason::Reconfigured, 1)));
         };
         let (state, refresh) = p.discovery.poll(now.mono, &settings);
         if refresh == Refresh::Start {
@@ -222,17 +251,16 @@ impl Engine {
     ) -> Result<Option<Arc<KeySet>>, Decision> {
         let settings = self.settings.clone();
         let Some(p) = self.providers.get_mut(&provider) else {
-            return Err(Decision::Deny(Denial::unavailable(Reason::IdpUnavailable, 1)));
+            return Err(Decision::Deny(Denial::unavailable(Reason::Reconfigured, 1)));
         };
-        // A new jwks_uri (the provider changed it) makes the cached set irrelevant.
+        // A new jwks_uri (the provider changed it) makes the cached set irrelevant; fetching the
+        // new one obeys the same single-flight and backoff as any fetch, so a failing new URI
+        // answers 503 until its retry time instead of refetching in a loop.
         let uri_changed = p.jwks_uri.as_deref().is_some_and(|u| u != uri);
-        let (state, mut refresh) = p.jwks.poll(now.mono, &settings);
-        let state = match state {
-            SlotState::Ready(_) if uri_changed => {
-                refresh = if p.jwks.inflight.is_none() { Refresh::Start } else { Refresh::No };
-                SlotState::Wait
-            }
-            s => s,
+        let (state, refresh) = if uri_changed {
+            p.jwks.poll_replacement(now.mono)
+        } else {
+            p.jwks.poll(now.mono, &settings)
         };
         if refresh == Refresh::Start {
             self.start_jwks(now, provider, uri, route);
@@ -268,11 +296,12 @@ impl Engine {
             }
             SlotState::Wait => {
                 let Some(p) = self.providers.get_mut(&provider) else {
-                    return Err(Decision::Deny(Denial::unavailable(Reason::IdpUnavailable, 1)));
+                    return Err(Decision::Deny(Denial::unavailable(Reason::Reconfigured, 1)));
                 };
+                let parked = self.pending.len();
                 let waiters =
                     if discovery { &mut p.discovery.waiters } else { &mut p.jwks.waiters };
-                if waiters.len() >= max_waiters {
+                if waiters.len() >= max_waiters || parked >= self.settings.max_pending_requests {
                     return Err(Decision::Deny(Denial::unavailable(Reason::Overloaded, 1)));
                 }
                 waiters.push(token);
@@ -385,25 +414,50 @@ impl Engine {
     ) -> Step {
         let route = Arc::clone(&p.route);
         let key = introspection::cache_key(&route.cfg, endpoint, &p.access_token);
-        if let Some(active) = self.introspection_cache.get(&key, now.wall) {
-            return Step::Done(grant(
-                &route,
-                &p.access_token,
-                Claims::Object(&active.claims),
-                &active.raw,
-                AuthVia::IntrospectionCached,
-            ));
+        match self.introspection_cache.get(&key, now.wall) {
+            Some(introspection::Cached::Active(active)) => {
+                return Step::Done(grant(
+                    &route,
+                    &p.access_token,
+                    Claims::Object(&active.claims),
+                    &active.raw,
+                    AuthVia::IntrospectionCached,
+                ));
+            }
+            Some(introspection::Cached::Inactive) => {
+                return Step::Done(Decision::Deny(Denial::unauthorized(
+                    &route.cfg.realm,
+                    Reason::InactiveToken,
+                )));
+            }
+            None => {}
         }
         // Coalesce: one introspection per token at a time.
         if let Some(id) = self.introspection_inflight.get(&key).copied()
             && let Some(InFlight { kind: IntentKind::Introspection { waiters, .. }, .. }) =
                 self.intents.get_mut(&id)
         {
-            if waiters.len() >= self.settings.max_waiters_per_fetch {
+            if waiters.len() >= self.settings.max_waiters_per_fetch
+                || self.pending.len() >= self.settings.max_pending_requests
+            {
                 return Step::Done(Decision::Deny(Denial::unavailable(Reason::Overloaded, 1)));
             }
             waiters.push(token);
             return Step::Waiting;
+        }
+        // Admission: every distinct token would otherwise be one authenticated call to the
+        // IdP. A failing endpoint is left alone until its backoff ends, and the calls in
+        // flight and the requests parked on them are capped.
+        if let Some(retry_after_secs) = self.introspection_backoff.blocked(endpoint, now.mono) {
+            return Step::Done(Decision::Deny(Denial::unavailable(
+                Reason::IdpUnavailable,
+                retry_after_secs,
+            )));
+        }
+        if self.introspection_inflight.len() >= self.settings.max_introspections_in_flight
+            || self.pending.len() >= self.settings.max_pending_requests
+        {
+            return Step::Done(Decision::Deny(Denial::unavailable(Reason::Overloaded, 1)));
         }
         let cfg = &route.cfg;
         let mut headers = alloc::vec![
@@ -445,6 +499,7 @@ impl Engine {
         self.introspection_inflight.insert(key, id);
         let kind = IntentKind::Introspection {
             key,
+            endpoint: String::from(endpoint),
             route: Arc::clone(&route),
             waiters: alloc::vec![token],
         };

@@ -105,6 +105,11 @@ pub enum Reason {
     Misconfigured,
     /// Too many requests are already waiting on the identity provider (503).
     Overloaded,
+    /// The request waited on a provider that a reconfiguration removed (503, retry at once).
+    Reconfigured,
+    /// More than one credential: several `Authorization` or `X-Access-Token` fields, or both
+    /// carrying different tokens (400).
+    ConflictingCredentials,
 }
 
 impl Reason {
@@ -139,6 +144,8 @@ impl Reason {
             Self::SessionFlowUnavailable => "session_flow_unavailable",
             Self::Misconfigured => "misconfigured",
             Self::Overloaded => "overloaded",
+            Self::Reconfigured => "reconfigured",
+            Self::ConflictingCredentials => "conflicting_credentials",
         }
     }
 }

@@ -97,10 +97,19 @@ pub(crate) fn cache_key(cfg: &OidcConfig, endpoint: &str, token: &str) -> [u8; 3
 
 struct Entry {
     expires_at: i64,
-    result: Arc<Active>,
+    /// `None`: the IdP said the token is not active (a short negative entry, so a replayed
+    /// junk token does not reach the IdP again).
+    result: Option<Arc<Active>>,
 }
 
-/// Bounded cache of active introspection results (wall-clock expiry).
+/// A cached introspection answer.
+#[derive(Debug)]
+pub(crate) enum Cached {
+    Active(Arc<Active>),
+    Inactive,
+}
+
+/// Bounded cache of introspection results, active and (briefly) inactive (wall-clock expiry).
 pub(crate) struct IntrospectionCache {
     map: HashMap<[u8; 32], Entry, FixedState>,
     capacity: usize,
@@ -126,16 +135,25 @@ impl IntrospectionCache {
         self.map.len()
     }
 
-    pub(crate) fn get(&mut self, key: &[u8; 32], now: UnixTime) -> Option<Arc<Active>> {
+    pub(crate) fn get(&mut self, key: &[u8; 32], now: UnixTime) -> Option<Cached> {
         let e = self.map.get(key)?;
         if now.as_secs() >= e.expires_at {
             self.map.remove(key);
             return None;
         }
-        Some(Arc::clone(&e.result))
+        Some(match &e.result {
+            Some(a) => Cached::Active(Arc::clone(a)),
+            None => Cached::Inactive,
+        })
     }
 
-    pub(crate) fn insert(&mut self, key: [u8; 32], result: Arc<Active>, ttl: u64, now: UnixTime) {
+    pub(crate) fn insert(
+        &mut self,
+        key: [u8; 32],
+        result: Option<Arc<Active>>,
+        ttl: u64,
+        now: UnixTime,
+    ) {
         if self.capacity == 0 {
             return;
         }

@@ -30,11 +30,13 @@
 //!     "bearer_only": true, "use_jwks": true }"#).unwrap();
 //! let mut rng = Rng(7);
 //! let mut engine = Engine::new(vec![cfg], Settings::default(), &mut rng).unwrap();
+//! // A handle binds requests to this configuration, across any later reconfiguration.
+//! let route = engine.route(0).unwrap();
 //! let now = Now { mono: Instant::from_micros(0), wall: UnixTime::from_secs(1_700_000_000) };
 //!
 //! // A request without a token is decided at once.
 //! let req = RequestView { method: "GET", target: "/get", headers: &[] };
-//! engine.handle_input(now, &mut rng, Input::Request { token: RequestToken(1), route: 0, req }).unwrap();
+//! engine.handle_input(now, &mut rng, Input::Request { token: RequestToken(1), route: &route, req }).unwrap();
 //! match engine.poll_output() {
 //!     Output::Decision { token, decision: Decision::Deny(d) } => {
 //!         assert_eq!((token, d.status), (RequestToken(1), 401));
@@ -46,7 +48,7 @@
 //! // A request with a token needs the provider's metadata first: the engine emits an intent.
 //! let headers = [("authorization", &b"Bearer eyJ.x.y"[..])];
 //! let req = RequestView { method: "GET", target: "/get", headers: &headers };
-//! engine.handle_input(now, &mut rng, Input::Request { token: RequestToken(2), route: 0, req }).unwrap();
+//! engine.handle_input(now, &mut rng, Input::Request { token: RequestToken(2), route: &route, req }).unwrap();
 //! let Output::Http(intent) = engine.poll_output() else { panic!() };
 //! assert_eq!(intent.purpose, Purpose::Discovery);
 //! // ... the caller performs it; here the IdP is down:
@@ -60,6 +62,7 @@
 //! }
 //! ```
 
+mod backoff;
 mod bearer;
 mod client_auth;
 mod decision;
@@ -83,6 +86,7 @@ pub use decision::{AuthVia, Decision, Denial, Grant, IDENTITY_HEADERS, Reason};
 pub use io::{
     Entropy, FailureKind, HttpIntent, Instant, IntentId, Method, Now, Purpose, ResponseView,
 };
+pub use route::RouteHandle;
 pub use settings::Settings;
 
 use self::introspection::{Active, IntrospectionCache};
@@ -110,12 +114,13 @@ pub struct RequestView<'a> {
 /// An input to the engine.
 #[derive(Debug, Clone, Copy)]
 pub enum Input<'a> {
-    /// A downstream request on `route` (an index into the configured routes).
+    /// A downstream request on `route`.
     Request {
         /// The caller's id for the request.
         token: RequestToken,
-        /// Index of the route's configuration.
-        route: usize,
+        /// The route's compiled configuration (from [`Engine::routes`]); the request is judged
+        /// by it even if the engine is reconfigured before the decision.
+        route: &'a RouteHandle,
         /// The request.
         req: RequestView<'a>,
     },
@@ -185,8 +190,6 @@ pub enum Event {
 /// A misuse of the engine API by the caller (a bug in the adapter, not bad input).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiMisuse {
-    /// The route index does not exist.
-    UnknownRoute,
     /// A request token is already waiting for a decision.
     DuplicateRequest,
 }
@@ -194,7 +197,6 @@ pub enum ApiMisuse {
 impl fmt::Display for ApiMisuse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::UnknownRoute => "unknown route index",
             Self::DuplicateRequest => "request token already pending",
         })
     }
@@ -229,7 +231,7 @@ struct Provider {
 enum IntentKind {
     Discovery { provider: u32 },
     Jwks { provider: u32, uri: String },
-    Introspection { key: [u8; 32], route: Arc<Route>, waiters: Vec<RequestToken> },
+    Introspection { key: [u8; 32], endpoint: String, route: Arc<Route>, waiters: Vec<RequestToken> },
 }
 
 #[derive(Debug)]
@@ -261,6 +263,7 @@ pub struct Engine {
     introspection_inflight: HashMap<[u8; 32], IntentId, FixedState>,
     token_cache: TokenCache,
     introspection_cache: IntrospectionCache,
+    introspection_backoff: backoff::EndpointBackoff,
     validators: BTreeMap<u64, (String, Arc<crate::jose::JwtValidator>)>,
     out: VecDeque<Output>,
 }
@@ -303,6 +306,7 @@ impl Engine {
             ),
             pending: HashMap::with_hasher(FixedState::with_seed(seed(rng))),
             introspection_inflight: HashMap::with_hasher(FixedState::with_seed(seed(rng))),
+            introspection_backoff: backoff::EndpointBackoff::default(),
             settings,
             routes: Vec::new(),
             provider_ids: BTreeMap::new(),
@@ -319,13 +323,16 @@ impl Engine {
     }
 
     /// Replaces the route configurations. Providers still in use keep their cached discovery,
-    /// keys and in-flight fetches; requests already waiting finish under their old route.
-    /// On error nothing changes.
+    /// keys and in-flight fetches; requests already waiting finish under the route they were
+    /// submitted with. Requests parked on a provider that no route uses any more are answered
+    /// 503 ([`Reason::Reconfigured`]): drain [`Engine::poll_output`] afterwards, as after an
+    /// input. On error nothing changes.
     pub fn reconfigure(&mut self, configs: Vec<OidcConfig>) -> Result<(), RouteError> {
         let crypto = crate::crypto::default_provider();
         let mut ids = BTreeMap::new();
         let mut routes = Vec::with_capacity(configs.len());
         let mut next_provider = self.next_provider;
+        let mut next_uid = self.next_route_uid;
         for (i, cfg) in configs.into_iter().enumerate() {
             let key = ProviderKey::of(&cfg);
             let id = match self.provider_ids.get(&key).or_else(|| ids.get(&key)) {
@@ -337,21 +344,50 @@ impl Engine {
                 }
             };
             ids.insert(key, id);
-            self.next_route_uid += 1;
-            let route = Route::compile(cfg, id, self.next_route_uid, crypto)
+            next_uid += 1;
+            let route = Route::compile(cfg, id, next_uid, crypto)
                 .map_err(|error| RouteError { route: i, error })?;
             routes.push(Arc::new(route));
         }
         self.next_provider = next_provider;
+        self.next_route_uid = next_uid;
         for id in ids.values() {
             self.providers.entry(*id).or_default();
         }
         let live: Vec<u32> = ids.values().copied().collect();
-        self.providers.retain(|id, _| live.contains(id));
+        let removed: Vec<u32> =
+            self.providers.keys().copied().filter(|id| !live.contains(id)).collect();
+        for id in removed {
+            let Some(mut p) = self.providers.remove(&id) else { continue };
+            // Their fetches' answers will find no provider and be dropped: nothing else would
+            // ever decide these requests.
+            let orphans = core::mem::take(&mut p.discovery.waiters)
+                .into_iter()
+                .chain(core::mem::take(&mut p.jwks.waiters));
+            for token in orphans {
+                if self.pending.remove(&token).is_some() {
+                    self.decide(
+                        token,
+                        Decision::Deny(Denial::unavailable(Reason::Reconfigured, 1)),
+                    );
+                }
+            }
+        }
         self.provider_ids = ids;
         self.routes = routes;
         self.validators.clear();
         Ok(())
+    }
+
+    /// Handles of the current routes (route `i` is the `i`-th configuration given to
+    /// [`Engine::new`] or [`Engine::reconfigure`]).
+    pub fn routes(&self) -> Vec<RouteHandle> {
+        self.routes.iter().map(|r| RouteHandle(Arc::clone(r))).collect()
+    }
+
+    /// The handle of current route `i`.
+    pub fn route(&self, i: usize) -> Option<RouteHandle> {
+        self.routes.get(i).map(|r| RouteHandle(Arc::clone(r)))
     }
 
     /// Number of configured routes.
@@ -368,7 +404,7 @@ impl Engine {
     ) -> Result<(), ApiMisuse> {
         match input {
             Input::Request { token, route, req } => {
-                let route = Arc::clone(self.routes.get(route).ok_or(ApiMisuse::UnknownRoute)?);
+                let route = Arc::clone(&route.0);
                 if self.pending.contains_key(&token) {
                     return Err(ApiMisuse::DuplicateRequest);
                 }
@@ -448,8 +484,8 @@ impl Engine {
         match kind {
             IntentKind::Discovery { provider } => self.on_discovery(now, rng, id, provider, answer),
             IntentKind::Jwks { provider, uri } => self.on_jwks(now, rng, id, provider, uri, answer),
-            IntentKind::Introspection { key, route, waiters } => {
-                self.on_introspection(now, id, key, &route, waiters, answer);
+            IntentKind::Introspection { key, endpoint, route, waiters } => {
+                self.on_introspection(now, id, key, &endpoint, &route, waiters, answer);
             }
         }
     }
@@ -473,10 +509,28 @@ impl Engine {
         if p.discovery.inflight != Some(id) {
             return;
         }
+        // OpenID Connect Discovery §4.3: the document must name the issuer it was fetched
+        // for, or whoever serves it could vouch for another issuer's tokens. Routes that list
+        // `valid_issuers` (Entra ID's multi-tenant `common` document names a template) say
+        // themselves which issuers they accept.
+        let expected_issuer = self
+            .routes
+            .iter()
+            .find(|r| r.provider == provider)
+            .filter(|r| r.cfg.claim_validator.valid_issuers.is_empty())
+            .and_then(|r| crate::discovery::issuer_of_discovery_url(&r.cfg.discovery));
         let parsed = match answer {
-            Ok(r) if r.status == 200 => {
-                ProviderMetadata::parse(r.body).map_err(|_| String::from("invalid_document"))
-            }
+            Ok(r) if r.status == 200 => ProviderMetadata::parse(r.body)
+                .map_err(|_| String::from("invalid_document"))
+                .and_then(|m| match &expected_issuer {
+                    Some(iss)
+                        if crate::discovery::discovery_url(&m.issuer)
+                            != crate::discovery::discovery_url(iss) =>
+                    {
+                        Err(String::from("issuer_mismatch"))
+                    }
+                    _ => Ok(m),
+                }),
             Ok(r) => Err(alloc::format!("http_{}", r.status)),
             Err(k) => Err(String::from(k.as_str())),
         };
@@ -554,11 +608,13 @@ impl Engine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_introspection(
         &mut self,
         now: Now,
         id: IntentId,
         key: [u8; 32],
+        endpoint: &str,
         route: &Route,
         waiters: Vec<RequestToken>,
         answer: Result<ResponseView<'_>, FailureKind>,
@@ -570,6 +626,7 @@ impl Engine {
             Ok(r) => introspection::parse_response(r.status, r.body),
             Err(kind) => {
                 self.fetch_failed(Purpose::Introspection, String::from(kind.as_str()));
+                self.introspection_backoff.failed(endpoint, now.mono, &self.settings);
                 for token in waiters {
                     if self.pending.remove(&token).is_some() {
                         self.decide(
@@ -584,14 +641,20 @@ impl Engine {
         let result: Result<Arc<Active>, Denial> = match verdict {
             introspection::Verdict::Active(active) => {
                 let max = self.settings.introspection_cache_max_ttl_secs;
+                self.introspection_backoff.succeeded(endpoint);
                 if let Some(ttl) =
                     introspection::ttl_secs(&route.cfg, &active.claims, now.wall, max)
                 {
-                    self.introspection_cache.insert(key, Arc::clone(&active), ttl, now.wall);
+                    self.introspection_cache.insert(key, Some(Arc::clone(&active)), ttl, now.wall);
                 }
                 Ok(active)
             }
             introspection::Verdict::Inactive => {
+                self.introspection_backoff.succeeded(endpoint);
+                let ttl = self.settings.introspection_negative_ttl_secs;
+                if ttl > 0 {
+                    self.introspection_cache.insert(key, None, ttl, now.wall);
+                }
                 Err(Denial::unauthorized(&route.cfg.realm, Reason::InactiveToken))
             }
             introspection::Verdict::Unusable => {
@@ -600,6 +663,7 @@ impl Engine {
                     Err(_) => 0,
                 };
                 self.fetch_failed(Purpose::Introspection, alloc::format!("http_{status}"));
+                self.introspection_backoff.failed(endpoint, now.mono, &self.settings);
                 // A 5xx is the IdP failing (503); anything else it said is unusable (502).
                 Err(if status >= 500 {
                     Denial::unavailable(Reason::IdpUnavailable, 1)

@@ -104,6 +104,28 @@ impl Route {
     }
 }
 
+/// A compiled route, as the engine holds it after [`Engine::new`](super::Engine::new) or
+/// [`Engine::reconfigure`](super::Engine::reconfigure) (see [`Engine::routes`](super::Engine::routes)).
+///
+/// A request is submitted with the handle of the configuration it arrived under and is judged
+/// by exactly that configuration, however the engine is reconfigured while it waits: a handle
+/// is never an index into whatever route list is current.
+#[derive(Clone)]
+pub struct RouteHandle(pub(crate) Arc<Route>);
+
+impl core::fmt::Debug for RouteHandle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("RouteHandle").field(&self.0.uid).finish()
+    }
+}
+
+impl RouteHandle {
+    /// Whether two handles name the same compiled route (the same configuration generation).
+    pub fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// Builds the bearer-token validator of a route for the given issuers.
 pub(crate) fn validator(cfg: &OidcConfig, issuers: Vec<String>) -> JwtValidator {
     let allowed = cfg

@@ -26,6 +26,13 @@ pub struct Settings {
     pub max_document_bytes: usize,
     /// Largest introspection response accepted, bytes.
     pub max_introspection_bytes: usize,
+    /// Seconds an "inactive" introspection answer is remembered, so a replayed bad token does
+    /// not reach the IdP again (0: not remembered).
+    pub introspection_negative_ttl_secs: u64,
+    /// Introspection calls in flight at once (per engine); beyond it requests get 503.
+    pub max_introspections_in_flight: usize,
+    /// Requests parked on the identity provider at once (per engine); beyond it they get 503.
+    pub max_pending_requests: usize,
 }
 
 impl Default for Settings {
@@ -42,6 +49,9 @@ impl Default for Settings {
             max_waiters_per_fetch: 4096,
             max_document_bytes: 512 * 1024,
             max_introspection_bytes: 64 * 1024,
+            introspection_negative_ttl_secs: 10,
+            max_introspections_in_flight: 64,
+            max_pending_requests: 4096,
         }
     }
 }

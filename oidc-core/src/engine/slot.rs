@@ -88,6 +88,19 @@ impl<T> Slot<T> {
         }
     }
 
+    /// As [`Self::poll`], for a caller that cannot use the cached value (it came from another
+    /// URI): wait for the fetch in flight, start one if the backoff allows, or answer 503.
+    pub(crate) fn poll_replacement(&self, now: Instant) -> (SlotState<T>, Refresh) {
+        if self.inflight.is_some() {
+            (SlotState::Wait, Refresh::No)
+        } else if now >= self.retry_at {
+            (SlotState::Wait, Refresh::Start)
+        } else {
+            let wait = self.retry_at.as_micros().saturating_sub(now.as_micros()) / 1_000_000;
+            (SlotState::Unavailable { retry_after_secs: wait.max(1) }, Refresh::No)
+        }
+    }
+
     /// Whether an unknown `kid` may force a refetch now, at most once per interval.
     pub(crate) fn may_force(&self, now: Instant, settings: &Settings) -> bool {
         self.inflight.is_some()

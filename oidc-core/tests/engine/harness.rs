@@ -225,11 +225,12 @@ impl Harness {
         let hs: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
         let req = RequestView { method: "GET", target: "/api", headers: &hs };
         let now = self.now();
+        let route = self.engine.route(route).expect("route");
         self.engine
             .handle_input(
                 now,
                 &mut self.rng,
-                Input::Request { token: RequestToken(token), route, req },
+                Input::Request { token: RequestToken(token), route: &route, req },
             )
             .unwrap();
         token

@@ -37,10 +37,21 @@ fn active_inactive_and_malformed() {
     assert_eq!(status(&h.bearer("revoked")), 401);
     // `active` must be the JSON boolean true.
     assert_eq!(status(&h.bearer("str")), 401);
+    // An inactive answer is remembered briefly: the same junk token does not reach the IdP
+    // again.
+    let calls = h.idp.calls.get(&Purpose::Introspection).copied();
+    assert_eq!(status(&h.bearer("revoked")), 401);
+    assert_eq!(h.idp.calls.get(&Purpose::Introspection).copied(), calls);
     h.idp.introspection_status = 500;
     assert_eq!(status(&h.bearer("other")), 503);
+    // A failing endpoint is left alone until its backoff ends.
+    let calls = h.idp.calls.get(&Purpose::Introspection).copied();
+    assert_eq!(status(&h.bearer("other-b")), 503);
+    assert_eq!(h.idp.calls.get(&Purpose::Introspection).copied(), calls);
+    h.advance_secs(2);
     h.idp.introspection_status = 401;
     assert_eq!(status(&h.bearer("other2")), 502);
+    h.advance_secs(3);
     h.idp.introspection_status = 200;
     h.idp.mode = Mode::Down;
     assert_eq!(status(&h.bearer("other3")), 503);

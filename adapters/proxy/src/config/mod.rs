@@ -66,6 +66,16 @@ pub struct GatewaySettings {
     pub max_request_headers: usize,
     /// Idle keep-alive timeout for client connections, seconds. Default 60.
     pub client_keepalive_timeout: u64,
+    /// Seconds a request head may take from its first byte to its end (slow clients get 408).
+    /// Default 10 (nginx and APISIX: 60, but per read, so a trickling client never times out).
+    pub client_header_timeout: u64,
+    /// Seconds between two reads of a request body before the request is abandoned. Default 60.
+    pub client_body_timeout: u64,
+    /// Seconds one write to a client may take before the connection is closed. Default 10.
+    pub send_timeout: u64,
+    /// Client connections open at once, over all workers; beyond it new connections wait in
+    /// the kernel's accept queue. Default 16384.
+    pub max_connections: usize,
     /// Seconds to let in-flight requests finish after SIGTERM. Default 10.
     pub shutdown_grace: u64,
 }
@@ -80,6 +90,10 @@ impl Default for GatewaySettings {
             max_request_head_bytes: 16 * 1024,
             max_request_headers: 100,
             client_keepalive_timeout: 60,
+            client_header_timeout: 10,
+            client_body_timeout: 60,
+            send_timeout: 10,
+            max_connections: 16_384,
             shutdown_grace: 10,
         }
     }
@@ -247,6 +261,26 @@ fn gateway_settings(r: &mut Reader, v: &Value) -> GatewaySettings {
             "client_keepalive_timeout" => {
                 if let Some(n) = r.uint(value, &path, 1, 3600) {
                     g.client_keepalive_timeout = n;
+                }
+            }
+            "client_header_timeout" => {
+                if let Some(n) = r.uint(value, &path, 1, 3600) {
+                    g.client_header_timeout = n;
+                }
+            }
+            "client_body_timeout" => {
+                if let Some(n) = r.uint(value, &path, 1, 3600) {
+                    g.client_body_timeout = n;
+                }
+            }
+            "send_timeout" => {
+                if let Some(n) = r.uint(value, &path, 1, 3600) {
+                    g.send_timeout = n;
+                }
+            }
+            "max_connections" => {
+                if let Some(n) = r.usize(value, &path, 1, 1 << 24) {
+                    g.max_connections = n;
                 }
             }
             "shutdown_grace" => {

@@ -18,6 +18,7 @@
 //! and memory are bounded by [`Limits`] or by the size of the input itself.
 #![warn(missing_docs)]
 
+pub mod canon;
 mod chunked;
 mod error;
 mod head;

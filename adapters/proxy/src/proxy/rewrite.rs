@@ -1,0 +1,230 @@
+//! Pure rewrites of message heads between the client and the upstream: the canonical target,
+//! the fields a client may not set, the upstream request head and the client response head.
+//! Nothing here does I/O, so every rule is tested without sockets.
+
+use std::net::SocketAddr;
+
+use oidc_core::engine::IDENTITY_HEADERS;
+
+use crate::config::{Node, PassHost};
+use crate::http::canon::{PathError, canonical_target, is_canonical};
+use crate::http::{BodyFraming, Header, RequestHead, ResponseHead, Version, strip_hop_by_hop};
+
+/// Forwarding fields the gateway writes itself; a client's values are dropped (RFC 7239
+/// `Forwarded` and `X-Real-IP` included: the gateway sets `X-Real-IP`, and sends no
+/// `Forwarded`, so an upstream never reads a client-chosen address from either).
+const FORWARDING: [&str; 5] =
+    ["x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-real-ip", "forwarded"];
+
+/// Puts the request target in its one canonical origin form (see [`crate::http::canon`]):
+/// absolute-form becomes origin-form, then dot segments, escapes and repeated slashes are
+/// resolved. The router and the upstream see exactly this target.
+///
+/// # Errors
+///
+/// The reason the target is ambiguous (the request is answered 400).
+pub fn canonicalize(head: &mut RequestHead) -> Result<(), PathError> {
+    if !head.target.starts_with('/') {
+        if head.target == "*" || head.method == "CONNECT" {
+            return Err(PathError::NotOriginForm);
+        }
+        let path = head.path();
+        let path = if path.is_empty() { "/" } else { path };
+        let origin = match head.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_string(),
+        };
+        head.target = origin;
+    }
+    if !is_canonical(&head.target) {
+        head.target = canonical_target(&head.target)?;
+    }
+    Ok(())
+}
+
+/// `name` compared as CGI, WSGI and PHP upstreams compare header names: case-insensitive, and
+/// `_` the same as `-` (they read `X_Userinfo` as `HTTP_X_USERINFO`, like `X-Userinfo`).
+fn same_name(name: &str, reserved: &str) -> bool {
+    name.len() == reserved.len()
+        && name.bytes().zip(reserved.bytes()).all(|(a, b)| {
+            let a = if a == b'_' { b'-' } else { a.to_ascii_lowercase() };
+            a == b
+        })
+}
+
+/// Removes the client fields the gateway owns: the identity headers it sets after
+/// authentication, the forwarding headers it writes, and any underscore spelling of them or of
+/// `X-Forwarded-For` (whose dashed form is kept and appended to).
+pub fn drop_reserved(headers: &mut Vec<Header>) {
+    headers.retain(|h| {
+        let n = h.name.as_str();
+        let reserved = IDENTITY_HEADERS.iter().chain(FORWARDING.iter()).any(|r| same_name(n, r));
+        let underscored_xff = n.contains('_') && same_name(n, "x-forwarded-for");
+        !reserved && !underscored_xff
+    });
+}
+
+/// Whether the client asked to switch protocols (`Connection: upgrade` and `Upgrade`). Read
+/// before the hop-by-hop fields are removed.
+pub fn wants_upgrade(head: &RequestHead) -> bool {
+    head.header("upgrade").is_some()
+        && head.header_all("connection").any(|v| {
+            v.split(|b| *b == b',').any(|e| e.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
+        })
+}
+
+/// RFC 9110 §9.2.2: only these may be sent again on a fresh connection after a pooled one
+/// failed without an answer (RFC 9112 §9.3.1).
+pub fn is_idempotent(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE")
+}
+
+/// Turns an authorized client head into the upstream's: framing fields for `framing`,
+/// `X-Forwarded-*` and `X-Real-IP` from the connection, the `Host` policy, HTTP/1.1. The
+/// hop-by-hop fields were removed before the engine saw the request.
+pub fn upstream_head(
+    head: &mut RequestHead,
+    framing: BodyFraming,
+    original_host: Option<String>,
+    peer: SocketAddr,
+    node: &Node,
+    pass_host: &PassHost,
+) {
+    head.remove_header("expect");
+    head.remove_header("content-length");
+    head.remove_header("transfer-encoding");
+    match framing {
+        BodyFraming::ContentLength(n) => head.set_header("Content-Length", n.to_string()),
+        BodyFraming::Chunked => head.set_header("Transfer-Encoding", b"chunked"),
+        BodyFraming::None | BodyFraming::UntilClose => {}
+    }
+    let xff = match head.header("x-forwarded-for").and_then(|v| std::str::from_utf8(v).ok()) {
+        Some(prev) => format!("{prev}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+    head.set_header("X-Forwarded-For", xff);
+    head.set_header("X-Real-IP", peer.ip().to_string());
+    head.set_header("X-Forwarded-Proto", b"http");
+    if let Some(h) = original_host {
+        head.set_header("X-Forwarded-Host", h);
+    }
+    match pass_host {
+        PassHost::Pass => {}
+        PassHost::Node => {
+            let h = if node.port == 80 {
+                node.host.clone()
+            } else {
+                format!("{}:{}", node.host, node.port)
+            };
+            head.set_header("Host", h.as_bytes());
+        }
+        PassHost::Rewrite(h) => head.set_header("Host", h.as_bytes()),
+    }
+    head.version = Version::Http11;
+}
+
+/// How the response body travels to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientFraming {
+    /// As the upstream framed it.
+    Same,
+    /// The upstream's chunked body, de-chunked and delimited by closing the connection (an
+    /// HTTP/1.0 client cannot read chunked, RFC 9112 §6.1).
+    DechunkUntilClose,
+}
+
+/// The response head for the client, and whether the client connection stays open after it.
+pub fn client_head(
+    resp: &mut ResponseHead,
+    client_version: Version,
+    client_keep_alive: bool,
+    request_method: &str,
+) -> (Vec<Header>, bool, ClientFraming) {
+    let mut headers = std::mem::take(&mut resp.headers);
+    strip_hop_by_hop(&mut headers);
+    // A response to HEAD may state the length a GET would have had (RFC 9110 §8.6); otherwise
+    // the length field is rewritten from the framing actually used.
+    let informational_length = request_method == "HEAD" && resp.framing == BodyFraming::None;
+    if !informational_length {
+        headers.retain(|h| !h.name.eq_ignore_ascii_case("content-length"));
+    }
+    let mut keep_alive = client_keep_alive;
+    let mut framing = ClientFraming::Same;
+    match resp.framing {
+        BodyFraming::ContentLength(n) => headers.push(Header::new("Content-Length", n.to_string())),
+        BodyFraming::Chunked if client_version == Version::Http10 => {
+            framing = ClientFraming::DechunkUntilClose;
+            keep_alive = false;
+        }
+        BodyFraming::Chunked => headers.push(Header::new("Transfer-Encoding", "chunked")),
+        BodyFraming::UntilClose => keep_alive = false,
+        BodyFraming::None => {}
+    }
+    if !keep_alive {
+        headers.push(Header::new("Connection", "close"));
+    } else if client_version == Version::Http10 {
+        headers.push(Header::new("Connection", "keep-alive"));
+    }
+    (headers, keep_alive, framing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Limits, parse_request_head};
+
+    fn head(raw: &str) -> RequestHead {
+        parse_request_head(raw.as_bytes(), &Limits::default()).unwrap().unwrap().0
+    }
+
+    #[test]
+    fn absolute_form_becomes_canonical_origin_form() {
+        let mut h = head("GET http://a.test/public/../api/x?q=1 HTTP/1.1\r\nHost: a.test\r\n\r\n");
+        canonicalize(&mut h).unwrap();
+        assert_eq!(h.target, "/api/x?q=1");
+        let mut h = head("GET http://a.test HTTP/1.1\r\nHost: a.test\r\n\r\n");
+        canonicalize(&mut h).unwrap();
+        assert_eq!(h.target, "/");
+        let mut h = head("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(canonicalize(&mut h), Err(PathError::NotOriginForm));
+    }
+
+    #[test]
+    fn reserved_fields_are_dropped_in_every_spelling() {
+        let mut hs = vec![
+            Header::new("X-Userinfo", "a"),
+            Header::new("X_Userinfo", "a"),
+            Header::new("x_access_TOKEN", "a"),
+            Header::new("X-ID-Token", "a"),
+            Header::new("X_Forwarded_Proto", "https"),
+            Header::new("X-Forwarded-Proto", "https"),
+            Header::new("Forwarded", "for=1.2.3.4"),
+            Header::new("X-Real-IP", "1.2.3.4"),
+            Header::new("X_Forwarded_For", "1.2.3.4"),
+            Header::new("X-Forwarded-For", "5.6.7.8"),
+            Header::new("X-Userinfo-Extra", "kept"),
+            Header::new("Authorization", "Bearer t"),
+        ];
+        drop_reserved(&mut hs);
+        let names: Vec<&str> = hs.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["X-Forwarded-For", "X-Userinfo-Extra", "Authorization"]);
+    }
+
+    #[test]
+    fn only_idempotent_methods_are_retried() {
+        for m in ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"] {
+            assert!(is_idempotent(m), "{m}");
+        }
+        for m in ["POST", "PATCH", "CONNECT", "get"] {
+            assert!(!is_idempotent(m), "{m}");
+        }
+    }
+
+    #[test]
+    fn upgrade_needs_both_fields() {
+        assert!(wants_upgrade(&head(
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        )));
+        assert!(!wants_upgrade(&head("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n")));
+    }
+}

@@ -1,0 +1,44 @@
+//! Backoff per introspection endpoint: after a failure the engine answers 503 at once until
+//! the retry time instead of sending every waiting request's token to a failing IdP.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+
+use super::io::Instant;
+use super::settings::Settings;
+
+/// Endpoints remembered at most (they come from configuration and discovery, so a handful in
+/// practice); beyond it the table starts over rather than grow.
+const MAX_ENDPOINTS: usize = 256;
+
+#[derive(Debug, Default)]
+pub(crate) struct EndpointBackoff {
+    failing: BTreeMap<String, (u32, Instant)>,
+}
+
+impl EndpointBackoff {
+    /// Seconds to wait when `endpoint` may not be called yet.
+    pub(crate) fn blocked(&self, endpoint: &str, now: Instant) -> Option<u64> {
+        let (_, retry_at) = self.failing.get(endpoint)?;
+        (now < *retry_at)
+            .then(|| (retry_at.as_micros().saturating_sub(now.as_micros()) / 1_000_000).max(1))
+    }
+
+    /// Records a failed call: exponential backoff from `backoff_base_ms` to `backoff_max_ms`.
+    pub(crate) fn failed(&mut self, endpoint: &str, now: Instant, settings: &Settings) {
+        if self.failing.len() >= MAX_ENDPOINTS && !self.failing.contains_key(endpoint) {
+            self.failing.clear();
+        }
+        let entry = self.failing.entry(String::from(endpoint)).or_insert((0, now));
+        entry.0 = entry.0.saturating_add(1);
+        let exp = entry.0.saturating_sub(1).min(16);
+        let backoff =
+            settings.backoff_base_ms.saturating_mul(1u64 << exp).min(settings.backoff_max_ms);
+        entry.1 = now.plus_millis(backoff);
+    }
+
+    /// Records an answer: the endpoint works again.
+    pub(crate) fn succeeded(&mut self, endpoint: &str) {
+        self.failing.remove(endpoint);
+    }
+}
