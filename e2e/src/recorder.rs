@@ -510,4 +510,55 @@ mod tests {
             b"POST /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"
         );
     }
+
+    #[test]
+    fn knobs() {
+        use std::io::Read as _;
+
+        use crate::client::{Conn, ReadError, request_bytes};
+        let rec = Recorder::start();
+        rec.set("/up", Behaviour { upgrade: true, ..Behaviour::default() });
+        rec.set("/ch", Behaviour { chunked: true, ..Behaviour::default() });
+        rec.set_global(Behaviour { close_on_nth: Some(2), ..Behaviour::default() });
+
+        // 101, then an echoing tunnel.
+        let mut c = Conn::connect(rec.addr);
+        c.send(&request_bytes(
+            "GET",
+            "/up",
+            "h",
+            &[("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")],
+            b"",
+            false,
+        ))
+        .unwrap();
+        let r = c.response("GET");
+        assert_eq!((r.status, r.header("upgrade")), (101, Some("websocket")));
+        assert_eq!(r.header("sec-websocket-accept"), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        c.send(b"ping").unwrap();
+        let mut back = [0u8; 4];
+        c.stream().read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"ping");
+
+        // Chunked answers; the 2nd request on a connection is recorded, then the connection
+        // closes without an answer.
+        let mut c = Conn::connect(rec.addr);
+        let r = c.get("/ch/1", &[]);
+        assert_eq!(
+            (r.header("transfer-encoding"), r.json()["target"].clone()),
+            (Some("chunked"), json!("/ch/1"))
+        );
+        c.send(&request_bytes("POST", "/x", "h", &[], b"body", false)).unwrap();
+        assert!(matches!(
+            c.try_response("POST"),
+            Err(ReadError::Closed { .. } | ReadError::Io { .. })
+        ));
+        let all = rec.requests();
+        let last = all.last().unwrap();
+        assert_eq!(
+            (last.method.as_str(), last.nth, last.body.as_slice()),
+            ("POST", 2, &b"body"[..])
+        );
+        assert!(last.body_complete);
+    }
 }

@@ -261,6 +261,14 @@ impl Response {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// The status and the start of the body, for assertion messages.
+    pub fn summary(&self) -> String {
+        let text = self.text();
+        let cut: String = text.chars().take(200).collect();
+        let more = if cut.len() < text.len() { "..." } else { "" };
+        format!("{} {cut}{more}", self.status)
+    }
 }
 
 /// Parses one response to `method` at the start of `buf`: `Ok(None)` while incomplete (a
