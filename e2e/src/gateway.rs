@@ -16,7 +16,8 @@
 //!
 //! When the main line carries no generation (the gateway of the first slice prints a bare
 //! `configuration reloaded`, and its workers poll for a new generation every 250 ms and print
-//! nothing when they apply it), the helper waits [`LEGACY_APPLY_WAIT`] instead.
+//! nothing when they apply it), or the workers print no `applied` line at all, the helper waits
+//! [`LEGACY_APPLY_WAIT`] instead.
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -274,6 +275,7 @@ impl Gateway {
         self.signal(libc::SIGHUP);
         let until = Instant::now() + Duration::from_secs(15);
         let mut generation: Option<Option<u64>> = None;
+        let mut reloaded_at = None;
         loop {
             let lines = complete(&self.stderr());
             let new = lines.get(seen..).unwrap_or_default();
@@ -283,6 +285,7 @@ impl Gateway {
             if generation.is_none()
                 && let Some(l) = new.iter().find(|l| l.contains("configuration reloaded"))
             {
+                reloaded_at = Some(Instant::now());
                 generation = Some(
                     l.split("(generation ")
                         .nth(1)
@@ -290,27 +293,34 @@ impl Gateway {
                         .and_then(|n| n.trim().parse().ok()),
                 );
             }
-            match generation {
+            let legacy = match generation {
                 Some(Some(g)) => {
                     let applied = format!("configuration generation {g} applied");
                     if new.iter().filter(|l| l.contains(&applied)).count() >= self.workers {
                         return Reload::Applied;
                     }
+                    // A numbered reload line, but workers that never say what they applied.
+                    !new.iter().any(|l| l.contains("applied"))
+                        && reloaded_at.is_some_and(|t: Instant| t.elapsed() > LEGACY_APPLY_WAIT)
                 }
                 Some(None) => {
                     std::thread::sleep(LEGACY_APPLY_WAIT);
-                    let lines = complete(&self.stderr());
-                    let new = lines.get(seen..).unwrap_or_default();
-                    return match new.iter().find(|l| l.contains("reload refused")) {
-                        Some(l) => Reload::Refused(l.clone()),
-                        None => Reload::Applied,
-                    };
+                    true
                 }
-                None => {}
+                None => false,
+            };
+            if legacy {
+                let lines = complete(&self.stderr());
+                let new = lines.get(seen..).unwrap_or_default();
+                return match new.iter().find(|l| l.contains("reload refused")) {
+                    Some(l) => Reload::Refused(l.clone()),
+                    None => Reload::Applied,
+                };
             }
             assert!(
                 Instant::now() < until,
-                "the gateway said neither `configuration reloaded` nor `reload refused` within 15 s; stderr:\n{}",
+                "no reload outcome within 15 s (expected `reload refused`, or `configuration reloaded` and, with a generation N, `configuration generation N applied` from each of {} workers); stderr:\n{}",
+                self.workers,
                 self.stderr()
             );
             std::thread::sleep(Duration::from_millis(20));
