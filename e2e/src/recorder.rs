@@ -37,6 +37,9 @@ pub struct Behaviour {
     pub close_on_nth: Option<u64>,
     /// Wait this long before answering.
     pub delay: Option<Duration>,
+    /// Answer `200` with a body of this many bytes (`x`, Content-Length framed) instead of the
+    /// JSON description.
+    pub body_size: Option<usize>,
 }
 
 /// One request as the recorder received it.
@@ -376,6 +379,27 @@ fn serve(mut s: TcpStream, conn: u64, st: &State) {
         }
         let close = head.has_token("connection", "close")
             || (rec.version == "HTTP/1.0" && !head.has_token("connection", "keep-alive"));
+        if let Some(n) = b.body_size {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {n}\r\n\r\n"
+            );
+            if s.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            let piece = vec![b'x'; 64 * 1024];
+            let mut left = n;
+            while left > 0 {
+                let k = left.min(piece.len());
+                if s.write_all(&piece[..k]).is_err() {
+                    return;
+                }
+                left -= k;
+            }
+            if close {
+                return;
+            }
+            continue;
+        }
         let body = rec.describe().to_string();
         let is_head = rec.method.eq_ignore_ascii_case("HEAD");
         let mut out = String::from("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");

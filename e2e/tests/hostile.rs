@@ -399,6 +399,81 @@ fn a_stalled_body_is_cut_off() {
     );
 }
 
+#[test]
+fn a_client_that_stops_reading_is_cut_off() {
+    let e = Env::start_with(&["send_timeout: 2"], "");
+    // 64 MiB: far more than every socket buffer between the upstream and the client can hold,
+    // so the gateway's writes to the client block once the client stops reading.
+    let size = 64 * 1024 * 1024;
+    e.rec.set("/public/huge", Behaviour { body_size: Some(size), ..Behaviour::default() });
+    let mut c = e.conn();
+    c.send(&request_bytes("GET", "/public/huge", HOST, &[], b"", false)).unwrap();
+    let mut s = c.stream().try_clone().unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0usize;
+    {
+        use std::io::Read as _;
+        got += s.read(&mut buf).unwrap();
+        // Stop reading for send_timeout + 3 s.
+        std::thread::sleep(Duration::from_secs(5));
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let ended = loop {
+            match s.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => got += n,
+                Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                Err(err) => panic!("after {got} bytes: {err}"),
+            }
+            if got >= size {
+                break false;
+            }
+        };
+        assert!(
+            ended && got < size,
+            "a client that stopped reading for 5 s still got the whole response ({got} bytes, send_timeout 2 s)"
+        );
+    }
+}
+
+#[test]
+fn connections_beyond_max_connections_are_not_served() {
+    let e = Env::start_with(&["max_connections: 4"], "");
+    // Eight connections, each with a keep-alive request, all held open at once.
+    let mut held: Vec<Conn> = (0..8).map(|_| e.conn()).collect();
+    for c in &mut held {
+        c.send(&request_bytes("GET", "/public/cap", HOST, &[], b"", false)).unwrap();
+    }
+    let answers: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = held
+            .iter_mut()
+            .map(|c| {
+                scope.spawn(move || {
+                    c.set_read_timeout(Duration::from_secs(3));
+                    match c.try_response("GET") {
+                        Ok(r) => r.status.to_string(),
+                        Err(ReadError::Timeout { .. }) => "waiting".into(),
+                        Err(_) => "closed".into(),
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let served = answers.iter().filter(|a| *a == "200").count();
+    assert!(served <= 4, "{served} of 8 connections served with max_connections 4: {answers:?}");
+    // Once they are gone, the gateway serves again.
+    drop(held);
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = e.send(&request_bytes("GET", "/public/after", HOST, &[], b"", true));
+        if matches!(&r, Ok(r) if r.status == 200) {
+            break;
+        }
+        assert!(Instant::now() < until, "not served again after the connections closed: {r:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // One canonical path.
 
