@@ -9,7 +9,9 @@
 #
 #   scripts/bench-gateway.sh [ROUNDS=3] [SECONDS=10] [CONNECTIONS=64]
 #
-# Prints a markdown table (median of the rounds) and the gateway's RSS.
+# Prints a markdown table (median of the rounds) and the gateway's RSS. Fails (non-zero exit)
+# when a token of the uncached stream is refused before measuring, or when wrk reports any
+# non-2xx/3xx answer: a figure for 401s or 502s is not a figure for the gateway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -109,6 +111,21 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" 
 [ "$code" = 200 ] || { echo "gateway check failed: $code"; cat "$work/gateway.err"; exit 1; }
 rss_idle=$(ps -o rss= -p "$gw")
 
+# Every token of the uncached stream must be accepted before anything is measured (one curl,
+# one keep-alive connection, one request per token).
+awk 'NR > 1 { print "next" }
+     { printf "url = \"http://127.0.0.1:18083/uncached\"\nheader = \"Authorization: Bearer %s\"\noutput = /dev/null\nwrite-out = \"%%{http_code}\\n\"\n", $0 }' \
+    "$work/tokens.txt" > "$work/curl-tokens.cfg"
+curl -s -K "$work/curl-tokens.cfg" > "$work/token-codes.txt" || true
+ntokens=$(grep -c . "$work/tokens.txt")
+nok=$(grep -c '^200$' "$work/token-codes.txt" || true)
+if [ "$nok" != "$ntokens" ]; then
+    echo "uncached token stream: $nok of $ntokens tokens accepted (answers: $(sort "$work/token-codes.txt" | uniq -c | tr -s ' \n' ' '))" >&2
+    cat "$work/gateway.err" >&2
+    exit 1
+fi
+echo "uncached token stream: all $ntokens tokens accepted" >&2
+
 cat > "$work/tokens.lua" <<LUA
 local tokens = {}
 for line in io.lines("$work/tokens.txt") do tokens[#tokens + 1] = line end
@@ -122,10 +139,17 @@ LUA
 run() { # name url [wrk args...]
     local name=$1 url=$2; shift 2
     wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" "$url" > "$work/$name.out" 2>&1
+    # wrk counts every answer as a request; only 2xx/3xx ones measure what this script claims.
+    if grep -q 'Non-2xx or 3xx responses' "$work/$name.out"; then
+        echo "$name: wrk got non-2xx/3xx answers; the figures would not measure the gateway:" >&2
+        cat "$work/$name.out" >&2
+        exit 1
+    fi
     local rps p50 p99
     rps=$(awk '/Requests\/sec/ {print $2}' "$work/$name.out")
     p50=$(awk '$1=="50%" {print $2}' "$work/$name.out")
     p99=$(awk '$1=="99%" {print $2}' "$work/$name.out")
+    [ -n "$rps" ] || { echo "$name: no result from wrk:" >&2; cat "$work/$name.out" >&2; exit 1; }
     echo "$name $rps $p50 $p99" >> "$work/results.txt"
 }
 

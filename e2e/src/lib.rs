@@ -1,13 +1,20 @@
-//! Harness for end-to-end tests: the real OpenID Provider (`e2e/idp`, node `oidc-provider`), an
-//! echo upstream that records what it received, the `gateway-monoio` binary, and a small HTTP
-//! client. Every process is started on 127.0.0.1 with ephemeral ports and stopped on drop.
+//! Harness for end-to-end tests: the real OpenID Provider (`e2e/idp`, node `oidc-provider`), a
+//! recording upstream, the `gateway-monoio` binary (built from this checkout), and a small HTTP
+//! client that can write like a real network. Every process is started on 127.0.0.1 with
+//! ephemeral ports and stopped on drop.
+//!
+//! Nothing here uses the gateway's own code: the upstream and the client parse HTTP with
+//! [`wire`], a minimal parser of their own, so a defect in the gateway's codec cannot hide
+//! behind the same defect in the test harness.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)]
 
 pub mod client;
 pub mod connect_proxy;
-pub mod echo;
 pub mod gateway;
 pub mod idp;
+pub mod recorder;
+pub mod slow_idp;
+pub mod wire;
 
 use std::path::PathBuf;
 

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use oidc_e2e::client::{Response, get, request};
-use oidc_e2e::echo::Echo;
-use oidc_e2e::gateway::Gateway;
+use oidc_e2e::gateway::{Gateway, Reload};
 use oidc_e2e::idp::Idp;
+use oidc_e2e::recorder::Recorder as Echo;
 use serde_json::{Value, json};
 
 const RESOURCE: &str = "https://api.test";
@@ -256,14 +256,14 @@ fn idp_outage_rotation_large_bodies_and_reload() {
         "  - id: new\n    uri: /new\n    upstream:\n      nodes:\n        \"{}\": 1\n",
         echo.addr
     );
-    gw.reload(&routes, &idp.ca);
+    assert_eq!(gw.reload(&routes), Reload::Applied, "{}", gw.stderr());
     let until = Instant::now() + Duration::from_secs(10);
     while get(gw.addr, "/new", &[]).status != 200 {
         assert!(Instant::now() < until, "reload not picked up");
         std::thread::sleep(Duration::from_millis(100));
     }
-    gw.reload("routes: [{uri: 5}]\n", &idp.ca);
-    std::thread::sleep(Duration::from_millis(800));
+    let refused = gw.reload("routes: [{uri: 5}]\n");
+    assert!(matches!(refused, Reload::Refused(_)), "a bad file must be refused: {refused:?}");
     assert_eq!(
         get(gw.addr, "/new", &[]).status,
         200,

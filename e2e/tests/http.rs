@@ -2,15 +2,13 @@
 //! `Expect: 100-continue`, keep-alive, and IdP traffic through an HTTP CONNECT proxy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use oidc_e2e::client::{KeepAlive, get, parse};
+use oidc_e2e::client::{Conn, KeepAlive, get};
 use oidc_e2e::connect_proxy::ConnectProxy;
-use oidc_e2e::echo::Echo;
 use oidc_e2e::gateway::Gateway;
 use oidc_e2e::idp::Idp;
+use oidc_e2e::recorder::Recorder as Echo;
 
 fn open_route(echo: &Echo) -> String {
     format!(
@@ -21,27 +19,10 @@ fn open_route(echo: &Echo) -> String {
 
 /// Sends raw bytes and returns the first response (the connection is then closed by us).
 fn raw(gw: &Gateway, bytes: &[u8]) -> oidc_e2e::client::Response {
-    let mut s = TcpStream::connect(gw.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(bytes).unwrap();
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                out.extend_from_slice(&buf[..n]);
-                if let Ok(Some((h, used))) =
-                    oidc_proxy::http::parse_response_head(&out, &Default::default(), "GET")
-                    && let oidc_proxy::http::BodyFraming::ContentLength(len) = h.framing
-                    && out.len() >= used + usize::try_from(len).unwrap()
-                {
-                    break;
-                }
-            }
-        }
-    }
-    parse(&out)
+    let mut c = Conn::connect(gw.addr);
+    c.set_read_timeout(Duration::from_secs(10));
+    c.send(bytes).unwrap();
+    c.response("GET")
 }
 
 #[test]
@@ -81,29 +62,26 @@ fn limits_and_smuggling_defences() {
     assert!(echo.hits() <= hits + 1);
 
     // Expect: 100-continue gets an interim 100, then the body streams and the final answer comes.
-    let mut s = TcpStream::connect(gw.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(
+    let mut c = Conn::connect(gw.addr);
+    c.set_read_timeout(Duration::from_secs(10));
+    c.send(
         b"POST /open/up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
     )
     .unwrap();
-    let mut buf = [0u8; 25];
-    s.read_exact(&mut buf).unwrap();
-    assert_eq!(&buf, b"HTTP/1.1 100 Continue\r\n\r\n");
-    s.write_all(b"hello").unwrap();
-    let mut out = vec![0u8; 4096];
-    let n = s.read(&mut out).unwrap();
-    let r = parse(&out[..n]);
+    let interim = c.response("POST");
+    assert_eq!(interim.status, 100);
+    assert_eq!(interim.raw_head, b"HTTP/1.1 100 Continue\r\n\r\n");
+    c.send(b"hello").unwrap();
+    let r = c.response("POST");
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["body_len"], 5);
 
     // Keep-alive: several requests on one connection.
-    let mut s = TcpStream::connect(gw.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut c = Conn::connect(gw.addr);
+    c.set_read_timeout(Duration::from_secs(10));
     for i in 0..3 {
-        s.write_all(format!("GET /open/{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes()).unwrap();
-        let n = s.read(&mut out).unwrap();
-        let r = parse(&out[..n]);
+        c.send(format!("GET /open/{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes()).unwrap();
+        let r = c.response("GET");
         assert_eq!(
             (r.status, r.json()["target"].as_str().unwrap().to_string()),
             (200, format!("/open/{i}"))
