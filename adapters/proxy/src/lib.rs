@@ -5,6 +5,7 @@
 pub mod access_log;
 pub mod balancer;
 pub mod config;
+pub mod conformance;
 pub mod driver;
 pub mod http;
 pub mod idp_client;

@@ -361,9 +361,11 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
             return false;
         }
         Err(Failure::ClientTimeout) => Reply::fixed(408, br#"{"error":"request timeout"}"#, reason),
-        Err(Failure::BadBody) => {
-            Reply::fixed(400, br#"{"error":"malformed request body"}"#, Some("bad_request_body"))
-        }
+        Err(Failure::BadBody) => Reply::fixed(
+            400,
+            br#"{"error":"malformed chunked request body"}"#,
+            Some("bad_request_body"),
+        ),
         Err(Failure::Status(504)) => {
             Reply::fixed(504, br#"{"error":"upstream timed out"}"#, reason)
         }
