@@ -97,6 +97,8 @@ pub(crate) struct FakeIdp {
     pub(crate) introspection_status: u16,
     pub(crate) calls: BTreeMap<Purpose, usize>,
     pub(crate) last_introspection: Option<HttpIntent>,
+    /// URLs whose fetches fail (connection refused).
+    pub(crate) failing_urls: Vec<String>,
 }
 
 impl FakeIdp {
@@ -120,6 +122,7 @@ impl FakeIdp {
             introspection_status: 200,
             calls: BTreeMap::new(),
             last_introspection: None,
+            failing_urls: Vec::new(),
         };
         idp.set_keys(keys);
         idp
@@ -136,7 +139,13 @@ impl FakeIdp {
 
     /// The answer to an intent, or `None` to stay silent.
     fn answer(&mut self, intent: &HttpIntent) -> Option<Result<(u16, Vec<u8>), FailureKind>> {
-        *self.calls.entry(intent.purpose).or_default() += 1;
+        let calls = self.calls.entry(intent.purpose).or_default();
+        *calls += 1;
+        // A livelock shows up as a failure, not as a test that never ends.
+        assert!(*calls < 10_000, "the engine hammers the IdP with {:?} fetches", intent.purpose);
+        if self.failing_urls.contains(&intent.url) {
+            return Some(Err(FailureKind::Connect));
+        }
         match self.mode {
             Mode::Down => return Some(Err(FailureKind::Connect)),
             Mode::Silent => return None,

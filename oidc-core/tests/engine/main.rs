@@ -345,3 +345,31 @@ fn caches_stay_bounded_under_distinct_tokens() {
     assert_eq!(h.engine.pending_requests(), 0);
     assert_eq!(h.engine.intents_in_flight(), 0);
 }
+
+#[test]
+fn a_jwks_moved_to_a_failing_uri_backs_off_instead_of_looping() {
+    let k1 = Signer::new("k1");
+    let mut h = Harness::new(
+        vec![config(json!({"use_jwks": true, "discovery_expires_in": 1}))],
+        FakeIdp::new(&[&k1]),
+    );
+    let token = k1.sign(&claims(T0));
+    assert_eq!(status(&h.bearer(&token)), 200);
+    // The provider publishes a new jwks_uri that does not answer.
+    let moved = "https://idp.test/moved-jwks";
+    let mut doc: serde_json::Value = serde_json::from_slice(&h.idp.discovery).unwrap();
+    doc["jwks_uri"] = moved.into();
+    h.idp.discovery = doc.to_string().into_bytes();
+    h.idp.failing_urls.push(moved.into());
+    h.advance_secs(2);
+    // The stale discovery serves this request and is refreshed behind it.
+    let _ = h.bearer(&token);
+    let before = h.idp.calls(Purpose::Jwks);
+    assert_eq!(status(&h.bearer(&token)), 503, "the new URI fails: 503, not a hang");
+    assert_eq!(h.idp.calls(Purpose::Jwks), before + 1, "one fetch of the new URI");
+    assert_eq!(status(&h.bearer(&token)), 503);
+    assert_eq!(h.idp.calls(Purpose::Jwks), before + 1, "no refetch before the backoff ends");
+    h.idp.failing_urls.clear();
+    h.advance_secs(2);
+    assert_eq!(status(&h.bearer(&token)), 200, "the new URI works again");
+}

@@ -51,12 +51,16 @@ fn op() -> impl Strategy<Value = Op> {
 /// Route sets a reload may switch between: reordered, a provider replaced (another timeout is
 /// another provider), a route removed.
 fn variant(v: u8) -> Vec<oidc_core::config::OidcConfig> {
-    let jwks = config(json!({"use_jwks": true}));
+    // Short TTLs, so that time passing refetches documents and a refetched discovery can move
+    // the JWKS to another URI.
+    let jwks = config(json!({"use_jwks": true, "discovery_expires_in": 5, "jwk_expires_in": 5}));
     let intro = config(json!({"introspection_endpoint": INTROSPECT}));
     match v % 4 {
         0 => vec![jwks, intro],
         1 => vec![intro, jwks],
-        2 => vec![config(json!({"use_jwks": true, "timeout": 7})), intro],
+        2 => {
+            vec![config(json!({"use_jwks": true, "timeout": 7, "discovery_expires_in": 5})), intro]
+        }
         _ => vec![jwks],
     }
 }
@@ -214,7 +218,7 @@ impl Run {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(500))]
     #[test]
     fn every_request_gets_exactly_one_decision(ops in proptest::collection::vec(op(), 1..80)) {
         let h = Harness::new(variant(0), FakeIdp::new(&[]));
