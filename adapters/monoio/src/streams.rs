@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use monoio::buf::{IoBufMut, SliceMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
+};
 use monoio::net::TcpStream;
-use oidc_proxy::runtime::{Connector, Stream, Timer};
+use oidc_proxy::runtime::{Connector, Duplex, StreamRead, StreamWrite, Timer};
 
 /// Any monoio owned-buffer stream as an `oidc-proxy` [`Stream`].
 #[derive(Debug)]
@@ -19,21 +21,39 @@ pub type TcpConn = Conn<TcpStream>;
 /// A TLS connection to an identity provider.
 pub type TlsConn = Conn<monoio_rustls::ClientTlsStream<TcpStream>>;
 
-impl<T: AsyncReadRent + AsyncWriteRent> Stream for Conn<T> {
+/// Reads `buf`'s spare capacity, appending.
+///
+/// A whole `Vec` is read into from offset 0 (monoio sets its length to what was read), so the
+/// read goes into a slice of the spare capacity; `SliceMut::set_init` extends the Vec's length
+/// from the slice's start. This is the append contract of [`StreamRead`].
+async fn append<R: AsyncReadRent>(r: &mut R, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+    let len = buf.len();
+    let (res, slice): (_, SliceMut<Vec<u8>>) = r.read(buf.slice_mut(len..)).await;
+    (res, slice.into_inner())
+}
+
+impl<T: AsyncReadRent> StreamRead for Conn<T> {
     async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        // A whole Vec is read into from offset 0 (monoio sets its length to what was read), so
-        // the read goes into a slice of the spare capacity; `SliceMut::set_init` extends the
-        // Vec's length from the slice's start. This is the append contract of the trait.
-        let len = buf.len();
-        let (r, slice): (_, SliceMut<Vec<u8>>) = self.0.read(buf.slice_mut(len..)).await;
-        (r, slice.into_inner())
+        append(&mut self.0, buf).await
     }
+}
+
+impl<T: AsyncWriteRent> StreamWrite for Conn<T> {
     async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
         let (r, b) = AsyncWriteRentExt::write_all(&mut self.0, buf).await;
         (r.map(|_| ()), b)
     }
     async fn shutdown(&mut self) -> io::Result<()> {
         AsyncWriteRent::shutdown(&mut self.0).await
+    }
+}
+
+impl Duplex for TcpConn {
+    type Reader = Conn<OwnedReadHalf<TcpStream>>;
+    type Writer = Conn<OwnedWriteHalf<TcpStream>>;
+    fn into_split(self) -> (Self::Reader, Self::Writer) {
+        let (r, w) = self.0.into_split();
+        (Conn(r), Conn(w))
     }
 }
 

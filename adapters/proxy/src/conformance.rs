@@ -20,13 +20,13 @@ use crate::driver::{Driver, OsEntropy};
 use crate::http::{Limits, RequestHead, parse_request_head};
 use crate::pool::Pool;
 use crate::proxy::{ConnContext, Gateway, oidc_configs, serve_connection};
-use crate::runtime::{Connector, Signal, Stream, Timer, read_more, timeout};
+use crate::runtime::{Connector, Duplex, Signal, Stream, StreamRead, Timer, read_more, timeout};
 
 /// What an adapter provides to the suite.
 #[allow(async_fn_in_trait)]
 pub trait Harness {
     /// The adapter's stream type for accepted connections.
-    type Stream: Stream;
+    type Stream: Duplex;
     /// The adapter's timer.
     type Timer: Timer;
     /// The adapter's upstream connector.

@@ -10,7 +10,7 @@ use oidc_core::engine::{FailureKind, HttpIntent};
 
 use crate::http::{BodyFraming, ChunkedDecoder, LengthCounter, Limits, parse_response_head};
 use crate::pool::Pool;
-use crate::runtime::{IdpConnector, Stream, Timer, timeout};
+use crate::runtime::{IdpConnector, Stream, StreamWrite, Timer, timeout};
 
 /// Where a pooled IdP connection goes, and how it got there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -414,12 +414,15 @@ mod tests {
         inbox: Vec<u8>,
     }
 
-    impl Stream for Fake {
+    impl crate::runtime::StreamRead for Fake {
         async fn read(&mut self, mut buf: Vec<u8>) -> (std::io::Result<usize>, Vec<u8>) {
             let n = self.inbox.len();
             buf.append(&mut self.inbox);
             (Ok(n), buf)
         }
+    }
+
+    impl StreamWrite for Fake {
         async fn write_all(&mut self, buf: Vec<u8>) -> (std::io::Result<()>, Vec<u8>) {
             match self.answers.borrow_mut().pop_front() {
                 Some(a) => self.inbox.extend(a),

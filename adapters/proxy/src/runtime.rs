@@ -11,22 +11,43 @@ use std::time::Duration;
 
 use oidc_core::engine::FailureKind;
 
-/// A byte stream with owned buffers.
+/// The reading side of a byte stream with owned buffers.
 ///
-/// The proxy never calls [`Stream::read`] directly: it goes through [`read_more`], which
+/// The proxy never calls [`StreamRead::read`] directly: it goes through [`read_more`], which
 /// checks the append contract on every read, so an adapter that breaks it fails loudly (an I/O
 /// error and a closed connection) instead of silently dropping bytes. The adapter conformance
 /// suite ([`crate::conformance`]) proves an adapter against it.
-pub trait Stream {
+pub trait StreamRead {
     /// Reads into the spare capacity of `buf`, **appending** after the bytes already in it:
     /// on return `buf[..old_len]` is unchanged and `buf.len() == old_len + n`. `Ok(0)` at end
     /// of stream. (monoio's owned-buffer read writes at offset 0 unless given a slice of the
     /// spare capacity: reading into a whole `Vec` would overwrite what was buffered.)
     async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>);
+}
+
+/// The writing side of a byte stream with owned buffers.
+pub trait StreamWrite {
     /// Writes all of `buf`, and hands it back unchanged (so a caller may resend or reuse it).
     async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>);
     /// Flushes and half-closes the write side.
     async fn shutdown(&mut self) -> io::Result<()>;
+}
+
+/// A byte stream: both sides.
+pub trait Stream: StreamRead + StreamWrite {}
+
+impl<T: StreamRead + StreamWrite> Stream for T {}
+
+/// A stream whose two directions can be driven at once, each by its own future (a tunnel
+/// copies both ways; cancelling a pending read to write instead would lose bytes on
+/// completion-based runtimes).
+pub trait Duplex: Stream + Sized {
+    /// The reading side.
+    type Reader: StreamRead;
+    /// The writing side.
+    type Writer: StreamWrite;
+    /// Splits the stream.
+    fn into_split(self) -> (Self::Reader, Self::Writer);
 }
 
 /// Reads more bytes onto the end of `buf`. When its spare capacity is under a quarter of
@@ -37,7 +58,7 @@ pub trait Stream {
 ///
 /// The stream's error, or [`io::ErrorKind::InvalidData`] if the adapter broke the append
 /// contract of [`Stream::read`] (a bug in the adapter; the bytes are not trusted).
-pub async fn read_more<S: Stream + ?Sized>(
+pub async fn read_more<S: StreamRead + ?Sized>(
     s: &mut S,
     buf: &mut Vec<u8>,
     grow: usize,
@@ -69,7 +90,7 @@ pub trait Timer {
 /// Connects to upstream nodes.
 pub trait Connector {
     /// The connection type.
-    type Conn: Stream;
+    type Conn: Duplex;
     /// Opens a TCP connection.
     async fn connect(&self, addr: SocketAddr) -> io::Result<Self::Conn>;
 }
@@ -190,6 +211,33 @@ impl Drop for SignalWait<'_> {
             s.waiters.remove(&id);
         }
     }
+}
+
+/// Polls two futures to completion, concurrently.
+pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let mut a = std::pin::pin!(a);
+    let mut b = std::pin::pin!(b);
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx: &mut Context<'_>| {
+        if ra.is_none()
+            && let Poll::Ready(v) = Pin::as_mut(&mut a).poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let Poll::Ready(v) = Pin::as_mut(&mut b).poll(cx)
+        {
+            rb = Some(v);
+        }
+        if ra.is_some()
+            && rb.is_some()
+            && let (Some(x), Some(y)) = (ra.take(), rb.take())
+        {
+            return Poll::Ready((x, y));
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Polls two futures, returning the first output (the other is dropped).

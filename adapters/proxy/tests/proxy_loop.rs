@@ -15,7 +15,7 @@ use oidc_proxy::config::GatewayConfig;
 use oidc_proxy::driver::{Driver, OsEntropy};
 use oidc_proxy::pool::Pool;
 use oidc_proxy::proxy::{ConnContext, Gateway, oidc_configs, serve_connection};
-use oidc_proxy::runtime::{Connector, Signal, Stream, Timer};
+use oidc_proxy::runtime::{Connector, Duplex, Signal, StreamRead, StreamWrite, Timer};
 
 const UPSTREAM: &str = "127.0.0.1:9";
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -57,7 +57,7 @@ impl Fake {
     }
 }
 
-impl Stream for Fake {
+impl StreamRead for Fake {
     async fn read(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         if let Some(chunk) = self.reads.pop_front() {
             buf.extend_from_slice(&chunk);
@@ -78,12 +78,51 @@ impl Stream for Fake {
             Behaviour::Hang => std::future::pending().await,
         }
     }
+}
+
+impl StreamWrite for Fake {
     async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
         self.written.borrow_mut().extend_from_slice(&buf);
         (Ok(()), buf)
     }
     async fn shutdown(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// The fakes are never tunnelled; both halves share the connection.
+struct Half(Rc<RefCell<Fake>>);
+
+impl StreamRead for Half {
+    async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let mut fake = self.0.borrow_mut();
+        match fake.reads.pop_front() {
+            Some(chunk) => {
+                let mut buf = buf;
+                buf.extend_from_slice(&chunk);
+                (Ok(chunk.len()), buf)
+            }
+            None => (Ok(0), buf),
+        }
+    }
+}
+
+impl StreamWrite for Half {
+    async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        self.0.borrow().written.borrow_mut().extend_from_slice(&buf);
+        (Ok(()), buf)
+    }
+    async fn shutdown(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Duplex for Fake {
+    type Reader = Half;
+    type Writer = Half;
+    fn into_split(self) -> (Half, Half) {
+        let shared = Rc::new(RefCell::new(self));
+        (Half(Rc::clone(&shared)), Half(shared))
     }
 }
 

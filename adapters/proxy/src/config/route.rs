@@ -26,6 +26,10 @@ pub struct RouteConfig {
     pub oidc: Option<OidcConfig>,
     /// `upstream`.
     pub upstream: UpstreamConfig,
+    /// `enable_websocket`: a client's `Upgrade` request (after the route's checks) is
+    /// forwarded, and the upstream's `101` turns the connection into a tunnel. Default false:
+    /// `Upgrade` is not forwarded, and a `101` from the upstream is answered 502.
+    pub enable_websocket: bool,
 }
 
 impl RouteConfig {
@@ -40,6 +44,7 @@ impl RouteConfig {
             priority: 0,
             oidc: None,
             upstream: UpstreamConfig::default(),
+            enable_websocket: false,
         };
         let mut upstream = None;
         for (key, value) in obj {
@@ -89,6 +94,10 @@ impl RouteConfig {
                         }
                     }
                 }
+                "enable_websocket" => match value.as_bool() {
+                    Some(b) => route.enable_websocket = b,
+                    None => r.type_error(&p, "boolean", value),
+                },
                 "priority" => match value.as_i64() {
                     Some(n) => route.priority = n,
                     None => r.type_error(&p, "integer", value),

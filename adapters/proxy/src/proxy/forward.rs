@@ -15,7 +15,7 @@ use crate::http::{
     write_request_head, write_response_head,
 };
 use crate::pool::Pool;
-use crate::runtime::{Connector, Stream, Timer, read_more, timeout};
+use crate::runtime::{Connector, Stream, StreamWrite, Timer, read_more, timeout};
 
 /// A small request body that arrived with its head travels in the head's write (and can be
 /// resent by a retry); larger ones are streamed.
@@ -68,6 +68,15 @@ fn small(mut buf: Vec<u8>) -> Vec<u8> {
     buf
 }
 
+/// How a forwarded exchange ended.
+pub(super) enum Outcome<U> {
+    /// Done; whether the client connection may carry another request.
+    Done(bool),
+    /// The upstream switched protocols (`101`, sent on to the client): tunnel the connection,
+    /// starting with these bytes the upstream already sent past its head.
+    Tunnel(U, Vec<u8>),
+}
+
 /// The I/O a forward needs.
 pub(super) struct Io<'a, S, T, C: Connector> {
     pub(super) client: &'a mut S,
@@ -84,12 +93,12 @@ pub(super) async fn forward<S: Stream, T: Timer, C: Connector>(
     route: &RouteConfig,
     route_idx: usize,
     head: RequestHead,
-    upgrade: bool,
+    upgrade: Option<Vec<u8>>,
     buf: &mut Vec<u8>,
     io: Io<'_, S, T, C>,
     d: &Deadlines,
     entry: &mut Entry<'_>,
-) -> Result<bool, Failure> {
+) -> Result<Outcome<C::Conn>, Failure> {
     let mut scratch = Scratch::take();
     let r =
         forward_with(gw, route, route_idx, head, upgrade, buf, io, d, entry, &mut scratch).await;
@@ -103,13 +112,13 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
     route: &RouteConfig,
     route_idx: usize,
     mut head: RequestHead,
-    upgrade: bool,
+    upgrade: Option<Vec<u8>>,
     buf: &mut Vec<u8>,
     io: Io<'_, S, T, C>,
     d: &Deadlines,
     entry: &mut Entry<'_>,
     scratch: &mut Scratch,
-) -> Result<bool, Failure> {
+) -> Result<Outcome<C::Conn>, Failure> {
     let Io { client, peer, timer, connector, pool } = io;
     let up = &route.upstream;
     let node_idx = gw
@@ -127,6 +136,10 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
     let original_host = head.host().map(str::to_string);
     let framing = head.framing;
     rewrite::upstream_head(&mut head, framing, original_host, peer, node, &up.pass_host);
+    if let Some(protocol) = &upgrade {
+        head.set_header("Connection", b"upgrade");
+        head.set_header("Upgrade", protocol.clone());
+    }
 
     let mut out = std::mem::take(&mut scratch.upstream_out);
     out.clear();
@@ -184,12 +197,20 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
     };
     scratch.upstream_out = out;
 
-    // A 101 switches the connection to another protocol. The gateway does not tunnel
-    // upgrades, so an upstream that switches protocols has answered something the client
-    // cannot be given (and when it did not ask, must not be given).
+    // A 101 switches the connection to another protocol: only what the client asked for, on
+    // a route that allows it (`enable_websocket`); any other 101 cannot be given to the client.
     if resp_head.status == 101 {
-        let _ = upgrade;
-        return Err(Failure::Status(502));
+        let Some(asked) = upgrade else { return Err(Failure::Status(502)) };
+        let protocol = resp_head.header("upgrade").map_or(asked, <[u8]>::to_vec);
+        let mut headers = std::mem::take(&mut resp_head.headers);
+        crate::http::strip_hop_by_hop(&mut headers);
+        headers.push(crate::http::Header::new("Connection", "upgrade"));
+        headers.push(crate::http::Header::new("Upgrade", protocol));
+        let mut out = Vec::with_capacity(256);
+        write_response_head(Version::Http11, 101, &resp_head.reason, &headers, &mut out);
+        entry.status = 101;
+        write_client(client, timer, d, out).await.0?;
+        return Ok(Outcome::Tunnel(conn, resp_buf));
     }
 
     let (headers, keep_alive, to_client) =
@@ -211,7 +232,7 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
         if resp_head.keep_alive {
             pool.put(node.addr, conn);
         }
-        return Ok(keep_alive);
+        return Ok(Outcome::Done(keep_alive));
     }
     let (r, out) = write_client(client, timer, d, out).await;
     scratch.client_out = out;
@@ -233,7 +254,7 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
         pool.put(node.addr, conn);
     }
     scratch.upstream_in = resp_buf;
-    Ok(keep_alive)
+    Ok(Outcome::Done(keep_alive))
 }
 
 enum ReadHeadError {

@@ -10,6 +10,7 @@
 mod body;
 mod forward;
 pub mod rewrite;
+mod tunnel;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -30,7 +31,7 @@ use crate::http::{
 };
 use crate::pool::Pool;
 use crate::router::Router;
-use crate::runtime::{Connector, Signal, Stream, Timer, race, read_more, timeout};
+use crate::runtime::{Connector, Duplex, Signal, Stream, Timer, race, read_more, timeout};
 
 /// Where access-log lines go.
 pub type LogSink = Rc<dyn Fn(&str)>;
@@ -137,7 +138,7 @@ pub async fn serve_connection<S, T, C>(
     peer: SocketAddr,
     cx: &ConnContext<'_, T, C>,
 ) where
-    S: Stream,
+    S: Duplex,
     T: Timer,
     C: Connector,
 {
@@ -173,7 +174,15 @@ pub async fn serve_connection<S, T, C>(
             }
         };
         let started = Instant::now();
-        let keep_alive = handle(&gw, head, &mut buf, &mut client, peer, cx, started).await;
+        let keep_alive = match handle(&gw, head, &mut buf, &mut client, peer, cx, started).await {
+            forward::Outcome::Done(keep_alive) => keep_alive,
+            forward::Outcome::Tunnel(upstream, to_client) => {
+                let idle = Duration::from_secs(gw.config.gateway.client_keepalive_timeout);
+                let to_upstream = std::mem::take(&mut buf);
+                tunnel::tunnel(client, upstream, to_upstream, to_client, cx.timer, idle).await;
+                return;
+            }
+        };
         if !keep_alive {
             let _ = client.shutdown().await;
             return;
@@ -285,7 +294,8 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
     peer: SocketAddr,
     cx: &ConnContext<'_, T, C>,
     started: Instant,
-) -> bool {
+) -> forward::Outcome<C::Conn> {
+    let done = forward::Outcome::Done;
     let is_head = head.method == "HEAD";
     // The log entry outlives the head (moved upstream): copies only when a log is kept.
     let method = if gw.log.is_some() { head.method.clone() } else { String::new() };
@@ -313,7 +323,8 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
     let (route_idx, upgrade) = match routed {
         Ok(i) => {
             entry.route = Some(&gw.config.routes[i].id);
-            let upgrade = rewrite::wants_upgrade(&head);
+            let route = &gw.config.routes[i];
+            let upgrade = if route.enable_websocket { rewrite::wants_upgrade(&head) } else { None };
             match authorize(gw, i, &mut head, cx).await {
                 Ok((auth, reason)) => {
                     (entry.auth, entry.reason) = (auth, reason);
@@ -333,14 +344,14 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
                         started,
                     )
                     .await;
-                    return early_keep_alive;
+                    return done(early_keep_alive);
                 }
             }
         }
         Err(reply) => {
             let d = deadlines(gw, None);
             finish(gw, client, cx, &d, reply, early_keep_alive, is_head, &mut entry, started).await;
-            return early_keep_alive;
+            return done(early_keep_alive);
         }
     };
     let route = &gw.config.routes[route_idx];
@@ -350,15 +361,15 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
         forward::forward(gw, route, route_idx, head, upgrade, buf, io, &d, &mut entry).await;
     let (auth, reason) = (entry.auth, entry.reason);
     let reply = match result {
-        Ok(keep) => {
+        Ok(outcome) => {
             entry.duration = started.elapsed();
             log(gw, &entry);
-            return keep;
+            return outcome;
         }
         Err(Failure::ClientGone | Failure::UpstreamBroken) => {
             entry.duration = started.elapsed();
             log(gw, &entry);
-            return false;
+            return done(false);
         }
         Err(Failure::ClientTimeout) => Reply::fixed(408, br#"{"error":"request timeout"}"#, reason),
         Err(Failure::BadBody) => Reply::fixed(
@@ -374,7 +385,7 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
         }
     };
     finish(gw, client, cx, &d, Reply { auth, ..reply }, false, is_head, &mut entry, started).await;
-    false
+    done(false)
 }
 
 /// Sends the gateway's own answer and logs the request.

@@ -64,13 +64,16 @@ pub fn drop_reserved(headers: &mut Vec<Header>) {
     });
 }
 
-/// Whether the client asked to switch protocols (`Connection: upgrade` and `Upgrade`). Read
-/// before the hop-by-hop fields are removed.
-pub fn wants_upgrade(head: &RequestHead) -> bool {
-    head.header("upgrade").is_some()
-        && head.header_all("connection").any(|v| {
-            v.split(|b| *b == b',').any(|e| e.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
-        })
+/// The protocol a client asks to switch to (`Connection: upgrade` with one `Upgrade` field,
+/// on a request without a body). Read before the hop-by-hop fields are removed.
+pub fn wants_upgrade(head: &RequestHead) -> Option<Vec<u8>> {
+    let mut upgrades = head.header_all("upgrade");
+    let value = upgrades.next()?;
+    let asked = head
+        .header_all("connection")
+        .any(|v| v.split(|b| *b == b',').any(|e| e.trim_ascii().eq_ignore_ascii_case(b"upgrade")));
+    (asked && upgrades.next().is_none() && head.framing == BodyFraming::None)
+        .then(|| value.to_vec())
 }
 
 /// RFC 9110 §9.2.2: only these may be sent again on a fresh connection after a pooled one
@@ -222,9 +225,15 @@ mod tests {
 
     #[test]
     fn upgrade_needs_both_fields() {
-        assert!(wants_upgrade(&head(
-            "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"
-        )));
-        assert!(!wants_upgrade(&head("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n")));
+        assert_eq!(
+            wants_upgrade(&head(
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"
+            )),
+            Some(b"websocket".to_vec())
+        );
+        assert_eq!(
+            wants_upgrade(&head("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n")),
+            None
+        );
     }
 }
