@@ -9,7 +9,10 @@
 //!
 //! Where APISIX is looser, this loader refuses what would fail or misbehave at request time:
 //! unknown client authentication methods, unknown `token_signing_alg_values_expected` names,
-//! a `private_key_jwt` endpoint without a key, DPoP key material that does not fit.
+//! a `private_key_jwt` endpoint without a key, a private key that does not parse or does not fit
+//! `client_jwt_assertion_alg`, an assertion algorithm the signer does not implement (`ES512`),
+//! DPoP key material that does not fit or is not one pair, and proxy URLs the IdP client would
+//! ignore (and so connect directly).
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -22,6 +25,8 @@ use crate::jose::json;
 mod keys;
 pub mod model;
 mod parse;
+mod private_key;
+mod proxy_url;
 mod reader;
 pub use reader::type_name;
 mod secret;
@@ -87,15 +92,16 @@ impl OidcConfig {
         let Some(root) = reader::Obj::new(value, String::from(base), &mut errs) else {
             return Err(ConfigErrors(errs.0));
         };
-        let config = parse::root(&root, &mut errs);
-        validate::cross_member(&config, &root, &mut errs);
+        let (config, facts) = parse::root(&root, &mut errs);
+        validate::cross_member(&config, &facts, &root, &mut errs);
         if errs.0.is_empty() { Ok(config) } else { Err(ConfigErrors(errs.0)) }
     }
 
     /// Warnings that do not refuse the config (APISIX `check_https` / `check_tls_bool`): a
     /// non-https `discovery`, `introspection_endpoint`, absolute `redirect_uri` or
-    /// `post_logout_redirect_uri`, `par.endpoint`, `proxy_opts.http_proxy` or
-    /// `proxy_opts.https_proxy`, and `ssl_verify: false`. Paths are relative to the plugin object.
+    /// `post_logout_redirect_uri`, `par.endpoint`, proxy credentials (sent to the proxy in clear:
+    /// proxy URLs can only be `http://`), and `ssl_verify: false`. Paths are relative to the
+    /// plugin object.
     pub fn warnings(&self) -> Vec<ConfigError> {
         warnings::collect(self)
     }
