@@ -3,6 +3,9 @@
 //! problem is reported, each by its full path.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use std::sync::Arc;
+
+use oidc_core::claim_schema::{ClaimSchema, SchemaCompiler, SchemaViolation};
 use oidc_core::config::{
     AuthMethod, ConfigError, ConfigErrors, OidcConfig, SameSite, SessionStorage, UnauthAction,
 };
@@ -1019,7 +1022,6 @@ fn enums_and_passthrough_members() {
         "unauth_action": "pass", "required_scopes": ["profile"],
         "discovery_expires_in": 60, "introspection_expiry_claim": "ttl",
         "authorization_params": {"prompt": "login", "max_age": 0},
-        "claim_schema": {"type": "object", "required": ["email"]},
         "proxy_opts": {"https_proxy": "http://proxy:3128", "no_proxy": "localhost"},
         // Unknown root members pass through silently, as in APISIX.
         "session_contents": {"id_token": true}, "keepalive": "no",
@@ -1029,17 +1031,101 @@ fn enums_and_passthrough_members() {
     assert_eq!(c.discovery_expires_in, 60);
     assert_eq!(c.introspection_expiry_claim, "ttl");
     assert_eq!(c.authorization_params["max_age"], json!(0));
-    assert!(c.claim_schema.is_some());
     assert_eq!(c.proxy_opts.unwrap().https_proxy.as_deref(), Some("http://proxy:3128"));
     assert_eq!(
         only_error(base(json!({"unauth_action": "redirect"}))),
         err("unauth_action", "must be one of: auth, deny, pass")
     );
-    assert_eq!(
-        only_error(base(json!({"claim_schema": "object"}))),
-        err("claim_schema", "wrong type: expected object, got string")
-    );
     assert_eq!(only_error(base(json!({"iat_slack": -5}))), err("iat_slack", "must be at least 0"));
+}
+
+// --- claim_schema: compiled through the embedder's SchemaCompiler ---
+
+/// A toy compiler for the seam's contract: it understands exactly `{"required": [names]}` and
+/// refuses everything else, as a real one must refuse what it would not enforce.
+#[derive(Debug)]
+struct RequiredOnly;
+
+#[derive(Debug)]
+struct Required(Vec<String>);
+
+impl ClaimSchema for Required {
+    fn check(&self, claims: &serde_json::Map<String, Value>) -> Result<(), SchemaViolation> {
+        match self.0.iter().position(|name| !claims.contains_key(name)) {
+            None => Ok(()),
+            Some(_) => Err(SchemaViolation::new("required", "/required")),
+        }
+    }
+}
+
+impl SchemaCompiler for RequiredOnly {
+    fn compile(&self, schema: &Value) -> Result<Arc<dyn ClaimSchema>, String> {
+        let obj = schema.as_object().unwrap();
+        if let Some(k) = obj.keys().find(|k| *k != "required") {
+            return Err(format!("uses \"{k}\", which this compiler does not enforce"));
+        }
+        let names = obj.get("required").and_then(Value::as_array).ok_or("needs \"required\"")?;
+        Ok(Arc::new(Required(names.iter().filter_map(Value::as_str).map(String::from).collect())))
+    }
+}
+
+fn with_schemas(v: Value, base: &str) -> Result<OidcConfig, ConfigErrors> {
+    OidcConfig::from_value_with(&v, base, &RequiredOnly)
+}
+
+#[test]
+fn claim_schema_is_compiled_and_kept_with_its_source() {
+    let schema = json!({"required": ["email"]});
+    let c = with_schemas(base(json!({"claim_schema": schema})), "").unwrap();
+    assert_eq!(c.claim_schema, Some(schema));
+    let compiled = c.compiled_claim_schema.as_ref().unwrap();
+    let claims = |v: Value| v.as_object().unwrap().clone();
+    assert_eq!(compiled.check(&claims(json!({"sub": "a", "email": "a@example"}))), Ok(()));
+    let violation = compiled.check(&claims(json!({"sub": "a"}))).unwrap_err();
+    assert_eq!(violation, SchemaViolation::new("required", "/required"));
+    assert_eq!(
+        violation.to_string(),
+        "claims do not satisfy claim_schema: \"required\" at /required"
+    );
+    // A clone shares the compiled schema and compares equal; another compilation does not.
+    assert_eq!(c.clone(), c);
+    let again = with_schemas(base(json!({"claim_schema": {"required": ["email"]}})), "").unwrap();
+    assert_ne!(again, c);
+    // Without a claim_schema nothing is compiled.
+    let c = with_schemas(base(json!({})), "").unwrap();
+    assert_eq!((c.claim_schema, c.compiled_claim_schema), (None, None));
+}
+
+#[test]
+fn claim_schema_refusals_are_path_named() {
+    let base_path = "routes[0].plugins.openid-connect";
+    let e = with_schemas(base(json!({"claim_schema": {"requierd": ["email"]}})), base_path)
+        .unwrap_err();
+    assert_eq!(
+        e.0,
+        vec![err(
+            &format!("{base_path}.claim_schema"),
+            "uses \"requierd\", which this compiler does not enforce"
+        )]
+    );
+    assert_eq!(
+        with_schemas(base(json!({"claim_schema": "object"})), "").unwrap_err().0,
+        vec![err("claim_schema", "wrong type: expected object, got string")]
+    );
+    // No compiler: refused, never accepted and ignored.
+    assert_eq!(
+        only_error(base(json!({"claim_schema": {"required": ["email"]}}))),
+        err(
+            "claim_schema",
+            "cannot be enforced: this loader has no JSON Schema compiler (OidcConfig::from_value_with)"
+        )
+    );
+    let e = OidcConfig::from_json(
+        br#"{"client_id":"a","discovery":"https://x","bearer_only":true,"use_jwks":true,
+             "claim_schema":{"required":["email"]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(paths(&e.0), vec!["claim_schema"]);
 }
 
 // --- reporting ---

@@ -20,6 +20,7 @@ use core::fmt;
 
 use serde_json::Value;
 
+use crate::claim_schema::SchemaCompiler;
 use crate::jose::json;
 
 mod keys;
@@ -76,7 +77,7 @@ impl fmt::Display for ConfigErrors {
 
 impl OidcConfig {
     /// Parses the plugin's JSON object (strict JSON: duplicate members are refused) and
-    /// validates it.
+    /// validates it. There is no schema compiler: a `claim_schema` is refused.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigErrors> {
         let value = json::parse_value(bytes).map_err(|e| {
             ConfigErrors(alloc::vec![ConfigError { path: String::new(), message: e.to_string() }])
@@ -86,13 +87,33 @@ impl OidcConfig {
 
     /// Validates an already parsed value. `base` prefixes every error path (e.g.
     /// `routes[2].plugins.openid-connect`), joined with `.`; when it is empty the path is just
-    /// the member's.
+    /// the member's. There is no schema compiler: a `claim_schema` is refused (use
+    /// [`Self::from_value_with`]).
     pub fn from_value(value: &Value, base: &str) -> Result<Self, ConfigErrors> {
+        Self::load(value, base, None)
+    }
+
+    /// [`Self::from_value`], compiling `claim_schema` with `schemas` into
+    /// [`Self::compiled_claim_schema`]; a schema the compiler refuses is an error at
+    /// `claim_schema`.
+    pub fn from_value_with(
+        value: &Value,
+        base: &str,
+        schemas: &dyn SchemaCompiler,
+    ) -> Result<Self, ConfigErrors> {
+        Self::load(value, base, Some(schemas))
+    }
+
+    fn load(
+        value: &Value,
+        base: &str,
+        schemas: Option<&dyn SchemaCompiler>,
+    ) -> Result<Self, ConfigErrors> {
         let mut errs = reader::Errors::default();
         let Some(root) = reader::Obj::new(value, String::from(base), &mut errs) else {
             return Err(ConfigErrors(errs.0));
         };
-        let (config, facts) = parse::root(&root, &mut errs);
+        let (config, facts) = parse::root(&root, schemas, &mut errs);
         validate::cross_member(&config, &facts, &root, &mut errs);
         if errs.0.is_empty() { Ok(config) } else { Err(ConfigErrors(errs.0)) }
     }

@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
 use super::Secret;
+use crate::claim_schema::CompiledClaimSchema;
 
 /// Default of [`OidcConfig::bearer_clock_skew`], seconds.
 pub const BEARER_CLOCK_SKEW_DEFAULT: u64 = 10;
@@ -126,8 +127,11 @@ pub struct OidcConfig {
     pub claim_validator: ClaimValidator,
     /// Scopes every bearer token must carry (403 otherwise).
     pub required_scopes: Vec<String>,
-    /// JSON Schema the claims must satisfy (kept, not yet enforced by the engine).
+    /// JSON Schema the claims must satisfy, as configured.
     pub claim_schema: Option<Value>,
+    /// `claim_schema` compiled by the loader's [`SchemaCompiler`](crate::claim_schema::SchemaCompiler):
+    /// `Some` exactly when `claim_schema` is (a loader without a compiler refuses the member).
+    pub compiled_claim_schema: Option<CompiledClaimSchema>,
     /// Prefix of introspection cache keys.
     pub cache_segment: Option<String>,
     /// Bypass the verified-token cache. Default `false`.

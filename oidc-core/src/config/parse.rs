@@ -14,6 +14,7 @@ use super::model::{
 use super::private_key::PrivateKey;
 use super::reader::{Errors, Obj, as_string, item, wrong_type};
 use super::{Secret, keys, proxy_url, session};
+use crate::claim_schema::{CompiledClaimSchema, SchemaCompiler};
 use crate::jose::Algorithm;
 
 /// Client authentication methods. APISIX takes free text here and, for a name the library does
@@ -58,7 +59,11 @@ pub(super) struct Facts {
 
 /// Reads every member of the root. Unknown members are accepted (APISIX passes them through to
 /// the library), except the flat PAR/DPoP names.
-pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> (OidcConfig, Facts) {
+pub(super) fn root(
+    obj: &Obj<'_>,
+    schemas: Option<&dyn SchemaCompiler>,
+    errs: &mut Errors,
+) -> (OidcConfig, Facts) {
     for (flat, nested) in FLAT_NAMES {
         if obj.has(flat) {
             errs.add(&obj.path_of(flat), format!("is not allowed, use {nested} instead"));
@@ -73,6 +78,7 @@ pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> (OidcConfig, Facts) {
     let bearer_only = obj.boolean("bearer_only", errs).unwrap_or(false);
     // The config keeps the key's PEM text; the parsed key is kept aside for validate.rs.
     let mut client_key = None;
+    let mut compiled_claim_schema = None;
     let config = OidcConfig {
         client_id: obj.required_string("client_id", errs).unwrap_or_default(),
         client_secret: obj.string("client_secret", errs).map(Secret::from),
@@ -134,7 +140,8 @@ pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> (OidcConfig, Facts) {
         realm: s("realm", errs, "apisix"),
         claim_validator: claim_validator(obj, errs),
         required_scopes: obj.string_list("required_scopes", errs).unwrap_or_default(),
-        claim_schema: claim_schema(obj, errs),
+        claim_schema: claim_schema(obj, schemas, &mut compiled_claim_schema, errs),
+        compiled_claim_schema,
         cache_segment: obj.string("cache_segment", errs),
         jwt_verification_cache_ignore: obj
             .boolean("jwt_verification_cache_ignore", errs)
@@ -311,13 +318,36 @@ fn claim_validator(obj: &Obj<'_>, errs: &mut Errors) -> ClaimValidator {
     ClaimValidator { valid_issuers, audience }
 }
 
-/// `claim_schema`: a JSON Schema object (kept as is).
-fn claim_schema(obj: &Obj<'_>, errs: &mut Errors) -> Option<Value> {
-    let value = obj.get("claim_schema")?;
-    if value.is_object() {
-        Some(value.clone())
-    } else {
-        errs.add(&obj.path_of("claim_schema"), wrong_type("object", value));
-        None
+/// `claim_schema`: a JSON Schema object, kept as configured and compiled into `compiled` by
+/// `schemas`. Without a compiler it is refused: an unenforced schema would let through the
+/// tokens it exists to stop.
+fn claim_schema(
+    obj: &Obj<'_>,
+    schemas: Option<&dyn SchemaCompiler>,
+    compiled: &mut Option<CompiledClaimSchema>,
+    errs: &mut Errors,
+) -> Option<Value> {
+    const KEY: &str = "claim_schema";
+    let value = obj.get(KEY)?;
+    if !value.is_object() {
+        errs.add(&obj.path_of(KEY), wrong_type("object", value));
+        return None;
+    }
+    let Some(schemas) = schemas else {
+        errs.add(
+            &obj.path_of(KEY),
+            "cannot be enforced: this loader has no JSON Schema compiler (OidcConfig::from_value_with)",
+        );
+        return None;
+    };
+    match schemas.compile(value) {
+        Ok(schema) => {
+            *compiled = Some(CompiledClaimSchema::new(schema));
+            Some(value.clone())
+        }
+        Err(message) => {
+            errs.add(&obj.path_of(KEY), message);
+            None
+        }
     }
 }
