@@ -26,7 +26,7 @@ use crate::jose::json;
 mod keys;
 pub mod model;
 mod parse;
-mod private_key;
+pub(crate) mod private_key;
 mod proxy_url;
 mod reader;
 pub use reader::type_name;
