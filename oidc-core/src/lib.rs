@@ -24,6 +24,8 @@
 //! - [`discovery`]: OpenID Provider metadata parsing and the issuer check of Discovery §4.3.
 //! - [`config`]: the APISIX `openid-connect` plugin configuration, validated with every error
 //!   named by its path.
+//! - [`claim_schema`]: the seam for `claim_schema` enforcement. The embedder supplies the JSON
+//!   Schema implementation; this crate has none and refuses a schema it cannot enforce.
 //! - [`engine`]: the sans-IO engine. Requests, the identity provider's answers and time go in;
 //!   HTTP intents for the identity provider and decisions come out. Its module documentation
 //!   states the run-loop contract (feed an input, drain outputs until `Idle`, answer every
@@ -84,6 +86,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod claim_schema;
 pub mod config;
 pub mod crypto;
 pub mod discovery;
@@ -118,4 +121,5 @@ mod std_impls {
     impl std::error::Error for VerifyError {}
     impl std::error::Error for crate::engine::ApiMisuse {}
     impl std::error::Error for crate::engine::RouteError {}
+    impl std::error::Error for crate::claim_schema::SchemaViolation {}
 }

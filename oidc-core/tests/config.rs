@@ -3,6 +3,9 @@
 //! problem is reported, each by its full path.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use std::sync::Arc;
+
+use oidc_core::claim_schema::{ClaimSchema, SchemaCompiler, SchemaViolation};
 use oidc_core::config::{
     AuthMethod, ConfigError, ConfigErrors, OidcConfig, SameSite, SessionStorage, UnauthAction,
 };
@@ -10,7 +13,26 @@ use serde_json::{Value, json};
 
 const DISCOVERY: &str = "https://idp.example/.well-known/openid-configuration";
 const SECRET: &str = "a-session-secret-of-32-characters";
-const PEM_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
+/// Test keys made with openssl; `data/config-keys/README.md` says how.
+const PEM_KEY: &str = include_str!("data/config-keys/rsa2048.pkcs8.pem");
+const RSA_PKCS1: &str = include_str!("data/config-keys/rsa2048.pkcs1.pem");
+const RSA_OTHER: &str = include_str!("data/config-keys/rsa2048-other.pkcs8.pem");
+const RSA_1024: &str = include_str!("data/config-keys/rsa1024.pkcs1.pem");
+const RSA_4096: &str = include_str!("data/config-keys/rsa4096.pkcs8.pem");
+const RSA_PSS: &str = include_str!("data/config-keys/rsapss.pkcs8.pem");
+const P256_KEY: &str = include_str!("data/config-keys/p256.pkcs8.pem");
+const P256_SEC1: &str = include_str!("data/config-keys/p256.sec1.pem");
+const P256_OTHER: &str = include_str!("data/config-keys/p256-other.pkcs8.pem");
+const P384_KEY: &str = include_str!("data/config-keys/p384.pkcs8.pem");
+const P384_SEC1: &str = include_str!("data/config-keys/p384.sec1.pem");
+const ED25519_KEY: &str = include_str!("data/config-keys/ed25519.pkcs8.pem");
+
+/// The public JWKs of the test keys, derived by openssl (`public-jwks.json`).
+fn public_jwk(name: &str) -> Value {
+    let all: Value =
+        serde_json::from_str(include_str!("data/config-keys/public-jwks.json")).unwrap();
+    all[name].clone()
+}
 
 fn load(v: Value) -> Result<OidcConfig, ConfigErrors> {
     OidcConfig::from_value(&v, "")
@@ -87,6 +109,8 @@ fn minimal_config_is_valid() {
 #[test]
 fn debug_output_never_contains_a_secret() {
     let c = ok(base(json!({
+        "client_rsa_private_key": PEM_KEY,
+        "dpop": {"private_key": P256_KEY},
         "proxy_opts": {
             "https_proxy": "http://proxy.example:3128",
             "https_proxy_authorization": "Basic cHJveHktdXNlcjpwcm94eS1wYXNz",
@@ -94,9 +118,15 @@ fn debug_output_never_contains_a_secret() {
         "session": {"secret": SECRET, "storage": "redis", "redis": {"password": "redis-pass-0123"}},
     })));
     let printed = format!("{c:?}");
-    for secret in
-        ["60Op4HFM0I8ajz0WdiStAbziZ", SECRET, "cHJveHktdXNlcjpwcm94eS1wYXNz", "redis-pass-0123"]
-    {
+    let key_body = |pem: &'static str| pem.lines().nth(1).unwrap();
+    for secret in [
+        "60Op4HFM0I8ajz0WdiStAbziZ",
+        SECRET,
+        "cHJveHktdXNlcjpwcm94eS1wYXNz",
+        "redis-pass-0123",
+        key_body(PEM_KEY),
+        key_body(P256_KEY),
+    ] {
         assert!(!printed.contains(secret), "{secret} printed by Debug");
     }
     assert!(printed.contains("Secret(<redacted>)"));
@@ -395,10 +425,11 @@ fn client_private_key_must_be_pem() {
         only_error(base(json!({"client_rsa_private_key": encrypted}))).message,
         "encrypted PEM private keys are not supported"
     );
-    let rsa = "-----BEGIN RSA PRIVATE KEY-----\r\nAA\r\n-----END RSA PRIVATE KEY-----\r\n";
+    // Line endings from Windows editors are fine; the text is kept as given.
+    let rsa = RSA_PKCS1.replace('\n', "\r\n");
     assert_eq!(
         ok(base(json!({"client_rsa_private_key": rsa}))).client_rsa_private_key.as_deref(),
-        Some(rsa)
+        Some(rsa.as_str())
     );
 }
 
@@ -407,7 +438,7 @@ fn assertion_alg_enum_and_family() {
     // 63: PS256 is not in the enum.
     assert_eq!(
         only_error(base(json!({"client_jwt_assertion_alg": "PS256"}))),
-        err("client_jwt_assertion_alg", "must be one of: HS256, HS512, RS256, RS512, ES256, ES512")
+        err("client_jwt_assertion_alg", "must be one of: HS256, HS512, RS256, RS512, ES256")
     );
     // 71: a symmetric alg with private_key_jwt ...
     let e = only_error(base(json!({
@@ -443,6 +474,277 @@ fn assertion_alg_enum_and_family() {
         "token_endpoint_auth_method": "private_key_jwt",
         "client_jwt_assertion_alg": "HS512",
     })));
+}
+
+// --- refused at load because they cannot work at request time ---
+
+/// The message for an https:// proxy URL.
+const HTTPS_PROXY: &str = "must be an http:// URL: the connection to the proxy is plain HTTP \
+     (requests to https identity providers still go through it in an end-to-end TLS tunnel)";
+
+#[test]
+fn proxy_urls_must_be_http_host_port() {
+    for key in ["http_proxy", "https_proxy"] {
+        let path = format!("proxy_opts.{key}");
+        for (url, message) in [
+            ("proxy:3128", "must be a URL of the form http://host[:port] (the scheme is missing)"),
+            ("garbage", "must be a URL of the form http://host[:port] (the scheme is missing)"),
+            ("https://proxy:3128", HTTPS_PROXY),
+            (
+                "socks5://proxy:1080",
+                "must be a URL of the form http://host[:port] (only the http scheme is supported)",
+            ),
+            (
+                "HTTP://proxy:3128",
+                "must be a URL of the form http://host[:port] (write the scheme in lower case)",
+            ),
+            (
+                "http://user:pass@proxy:3128",
+                "must not contain credentials (user:password@); set http_proxy_authorization / \
+                 https_proxy_authorization instead",
+            ),
+            (
+                "http://proxy:3128/squid",
+                "must be a URL of the form http://host[:port] (no path, query or fragment)",
+            ),
+            ("http://:3128", "must be a URL of the form http://host[:port] (the host is missing)"),
+            ("http://proxy:0", "has an invalid port (expected 1-65535)"),
+            ("http://proxy:65536", "has an invalid port (expected 1-65535)"),
+            ("http://pro xy:3128", "has an invalid host name"),
+            ("http://[fe80::1%eth0]:3128", "has an invalid IPv6 address between [ and ]"),
+        ] {
+            assert_eq!(
+                only_error(base(json!({"proxy_opts": {key: url}}))),
+                err(&path, message),
+                "{url}"
+            );
+        }
+    }
+    let c = ok(base(json!({"proxy_opts": {
+        "http_proxy": "http://10.0.0.1:3128",
+        "https_proxy": "http://[2001:db8::1]:8080/",
+        "no_proxy": "localhost,.internal",
+    }})));
+    let p = c.proxy_opts.unwrap();
+    assert_eq!(p.http_proxy.as_deref(), Some("http://10.0.0.1:3128"));
+    assert_eq!(p.https_proxy.as_deref(), Some("http://[2001:db8::1]:8080/"));
+    ok(base(json!({"proxy_opts": {"https_proxy": "http://proxy.corp.example"}})));
+}
+
+#[test]
+fn proxy_url_errors_are_path_named_and_never_show_credentials() {
+    let e = OidcConfig::from_value(
+        &bearer(json!({"use_jwks": true,
+                       "proxy_opts": {"https_proxy": "http://alice:s3cr3t-pw@proxy:3128"}})),
+        "routes[2].plugins.openid-connect",
+    )
+    .unwrap_err();
+    assert_eq!(e.0.len(), 1);
+    assert_eq!(e.0[0].path, "routes[2].plugins.openid-connect.proxy_opts.https_proxy");
+    let text = e.to_string();
+    assert!(!text.contains("s3cr3t-pw") && !text.contains("alice"), "{text}");
+}
+
+#[test]
+fn bearer_clock_skew_defaults_to_10_seconds_and_is_bounded() {
+    let c = ok(base(json!({})));
+    assert_eq!((c.bearer_clock_skew, c.iat_slack), (10, 120));
+    assert_eq!(oidc_core::config::BEARER_CLOCK_SKEW_DEFAULT, 10);
+    assert_eq!(oidc_core::config::BEARER_CLOCK_SKEW_MAX, 300);
+    let b = |skew: Value| bearer(json!({"use_jwks": true, "bearer_clock_skew": skew}));
+    assert_eq!(ok(b(json!(0))).bearer_clock_skew, 0);
+    assert_eq!(ok(b(json!(300))).bearer_clock_skew, 300);
+    // Independent of iat_slack, in both directions.
+    let c = ok(bearer(json!({"use_jwks": true, "iat_slack": 5, "bearer_clock_skew": 30})));
+    assert_eq!((c.bearer_clock_skew, c.iat_slack), (30, 5));
+    assert_eq!(only_error(b(json!(301))), err("bearer_clock_skew", "must be at most 300"));
+    assert_eq!(only_error(b(json!(-1))), err("bearer_clock_skew", "must be at least 0"));
+    assert_eq!(
+        only_error(b(json!("10"))),
+        err("bearer_clock_skew", "wrong type: expected integer, got string")
+    );
+    assert_eq!(
+        only_error(b(json!(1.5))),
+        err("bearer_clock_skew", "wrong type: expected integer, got number")
+    );
+}
+
+const NOT_A_KEY: &str = "is not a valid private key (its PEM or DER encoding does not decode, or \
+     its numbers do not form a key)";
+const ONLY_RSA_P256: &str =
+    "only RSA keys (RS256, RS512, PS256) and P-256 EC keys (ES256) are supported";
+
+#[test]
+fn client_private_key_must_parse_as_a_usable_key() {
+    let key_error = |pem: &str| only_error(base(json!({"client_rsa_private_key": pem})));
+    let at = |message: String| err("client_rsa_private_key", &message);
+    // The right shape, but a truncated body: what config accepted before.
+    let truncated = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n\
+                     -----END PRIVATE KEY-----\n";
+    assert_eq!(key_error(truncated), at(NOT_A_KEY.into()));
+    assert_eq!(
+        key_error("-----BEGIN RSA PRIVATE KEY-----\n!!!!\n-----END RSA PRIVATE KEY-----"),
+        at(NOT_A_KEY.into())
+    );
+    // A PKCS#1 label around a PKCS#8 body.
+    let relabelled = PEM_KEY.replace("PRIVATE KEY", "RSA PRIVATE KEY");
+    assert_eq!(key_error(&relabelled), at(NOT_A_KEY.into()));
+    assert_eq!(
+        key_error("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----"),
+        at("must be a PKCS#8 \"PRIVATE KEY\", PKCS#1 \"RSA PRIVATE KEY\" or SEC1 \
+            \"EC PRIVATE KEY\" PEM block"
+            .into())
+    );
+    for (pem, kind) in [
+        (P384_KEY, "a P-384 EC key"),
+        (P384_SEC1, "a P-384 EC key"),
+        (ED25519_KEY, "an Ed25519 key"),
+        (RSA_PSS, "an RSASSA-PSS-only key (use an rsaEncryption RSA key)"),
+    ] {
+        assert_eq!(key_error(pem), at(format!("is {kind}; {ONLY_RSA_P256}")), "{kind}");
+    }
+    assert_eq!(
+        key_error(RSA_1024),
+        at("is a 1024-bit RSA key; RSA keys must have 2048 to 8192 bits".into())
+    );
+    // Usable keys, in every supported encoding; the text is kept as given.
+    for pem in [PEM_KEY, RSA_PKCS1, RSA_4096, P256_KEY, P256_SEC1] {
+        let c = ok(base(json!({"client_rsa_private_key": pem})));
+        assert_eq!(c.client_rsa_private_key.as_deref(), Some(pem));
+    }
+    // A key that cannot work is refused even while no endpoint uses private_key_jwt, and the
+    // error never shows key material.
+    let e = key_error(truncated);
+    assert!(!e.message.contains("MIGHAgEA"), "{e}");
+}
+
+#[test]
+fn assertion_alg_must_be_implemented_and_fit_the_key() {
+    let with = |alg: &str, key: &str| {
+        base(json!({"token_endpoint_auth_method": "private_key_jwt",
+                    "client_rsa_private_key": key, "client_jwt_assertion_alg": alg}))
+    };
+    assert_eq!(
+        only_error(with("ES256", PEM_KEY)),
+        err(
+            "client_rsa_private_key",
+            "is an RSA key, but client_jwt_assertion_alg \"ES256\" needs a P-256 EC key"
+        )
+    );
+    for alg in ["RS256", "RS512"] {
+        assert_eq!(
+            only_error(with(alg, P256_KEY)),
+            err(
+                "client_rsa_private_key",
+                &format!(
+                    "is a P-256 EC key, but client_jwt_assertion_alg \"{alg}\" needs an RSA key"
+                )
+            )
+        );
+    }
+    // ES256 with a P-384 key: the key itself is refused, once.
+    assert_eq!(
+        only_error(with("ES256", P384_KEY)),
+        err("client_rsa_private_key", &format!("is a P-384 EC key; {ONLY_RSA_P256}"))
+    );
+    // APISIX's ES512: the signer does not implement it.
+    assert_eq!(
+        only_error(with("ES512", P256_KEY)),
+        err(
+            "client_jwt_assertion_alg",
+            "\"ES512\" is not supported: client assertions are signed with RS256, RS512 or ES256 \
+             (P-256), or HS256 or HS512 for client_secret_jwt"
+        )
+    );
+    // Not in the enum at all (no silent HS256 fallback).
+    assert_eq!(
+        only_error(base(json!({"token_endpoint_auth_method": "client_secret_jwt",
+                               "client_jwt_assertion_alg": "HS384"}))),
+        err("client_jwt_assertion_alg", "must be one of: HS256, HS512, RS256, RS512, ES256")
+    );
+    // A key/alg contradiction is refused even when no endpoint signs with it yet.
+    assert_eq!(
+        only_error(base(json!({"client_rsa_private_key": P256_KEY,
+                               "client_jwt_assertion_alg": "RS256"})))
+        .path,
+        "client_rsa_private_key"
+    );
+    // Fitting pairs, and no alg (the signer takes the key's own).
+    for (alg, key) in [
+        ("ES256", P256_KEY),
+        ("ES256", P256_SEC1),
+        ("RS256", PEM_KEY),
+        ("RS512", RSA_PKCS1),
+        ("RS256", RSA_4096),
+    ] {
+        ok(with(alg, key));
+    }
+    for key in [PEM_KEY, P256_SEC1] {
+        let mut v = with("RS256", key);
+        v["client_jwt_assertion_alg"] = Value::Null;
+        merge(&mut v, json!({"client_jwt_assertion_alg": null}));
+        ok(v);
+    }
+    // HS* with a staged key and client_secret_jwt: the key is not used, so it may be any type.
+    ok(base(json!({"token_endpoint_auth_method": "client_secret_jwt",
+                   "client_rsa_private_key": P256_KEY, "client_jwt_assertion_alg": "HS512"})));
+}
+
+#[test]
+fn dpop_private_key_and_public_jwk_must_be_one_pair() {
+    let dpop = |alg: &str, key: &str, jwk: Value| {
+        base(json!({"dpop": {"enabled": true, "signing_alg": alg, "private_key": key,
+                             "public_jwk": jwk}}))
+    };
+    const MISMATCH: &str = "does not match dpop.private_key: it must be that key's public half";
+    // Matching pairs, in each encoding and algorithm.
+    ok(dpop("ES256", P256_KEY, public_jwk("p256")));
+    ok(dpop("ES256", P256_SEC1, public_jwk("p256")));
+    ok(dpop("RS256", PEM_KEY, public_jwk("rsa2048")));
+    ok(dpop("PS256", RSA_PKCS1, public_jwk("rsa2048")));
+    ok(dpop("RS256", RSA_OTHER, public_jwk("rsa2048-other")));
+    ok(dpop("ES256", P256_OTHER, public_jwk("p256-other")));
+    // Two keys of the right type that are not one pair.
+    assert_eq!(
+        only_error(dpop("ES256", P256_KEY, public_jwk("p256-other"))),
+        err("dpop.public_jwk", MISMATCH)
+    );
+    assert_eq!(
+        only_error(dpop("RS256", PEM_KEY, public_jwk("rsa2048-other"))),
+        err("dpop.public_jwk", MISMATCH)
+    );
+    let mut swapped = public_jwk("p256");
+    let x = swapped["x"].clone();
+    swapped["x"] = swapped["y"].clone();
+    swapped["y"] = x;
+    assert_eq!(only_error(dpop("ES256", P256_KEY, swapped)), err("dpop.public_jwk", MISMATCH));
+    let mut other_e = public_jwk("rsa2048");
+    other_e["e"] = json!("Aw");
+    assert_eq!(only_error(dpop("RS256", PEM_KEY, other_e)), err("dpop.public_jwk", MISMATCH));
+    // The private key's type must fit the algorithm.
+    assert_eq!(
+        only_error(dpop("ES256", PEM_KEY, public_jwk("p256"))),
+        err("dpop.private_key", "is an RSA key, but signing_alg ES256 needs a P-256 EC key")
+    );
+    assert_eq!(
+        only_error(dpop("PS256", P256_KEY, public_jwk("rsa2048"))),
+        err("dpop.private_key", "is a P-256 EC key, but signing_alg PS256 needs an RSA key")
+    );
+    // Undecodable members.
+    let mut bad = public_jwk("p256");
+    bad["x"] = json!("not base64url!");
+    assert_eq!(
+        only_error(dpop("ES256", P256_KEY, bad)),
+        err("dpop.public_jwk.x", "is not valid base64url")
+    );
+    // A private key that does not parse is refused even while DPoP is disabled; a mismatched
+    // pair may be staged (APISIX checks pairs once enabled).
+    assert_eq!(
+        only_error(base(json!({"dpop": {"enabled": false, "private_key": P384_KEY}}))),
+        err("dpop.private_key", &format!("is a P-384 EC key; {ONLY_RSA_P256}"))
+    );
+    ok(base(json!({"dpop": {"enabled": false, "signing_alg": "ES256", "private_key": P256_KEY,
+                            "public_jwk": public_jwk("p256-other")}})));
 }
 
 #[test]
@@ -483,9 +785,9 @@ fn flat_par_and_dpop_names_are_refused() {
     }
 }
 
+/// The public JWK of `P256_KEY`.
 fn ec_jwk() -> Value {
-    json!({"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-           "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"})
+    public_jwk("p256")
 }
 
 #[test]
@@ -493,7 +795,7 @@ fn full_par_and_dpop_combination_is_accepted() {
     let c = ok(base(json!({
         "par": {"enabled": true, "endpoint": "https://idp.example/par",
                 "endpoint_auth_method": "client_secret_post"},
-        "dpop": {"enabled": true, "signing_alg": "ES256", "private_key": PEM_KEY,
+        "dpop": {"enabled": true, "signing_alg": "ES256", "private_key": P256_KEY,
                  "public_jwk": ec_jwk()},
     })));
     let par = c.par.unwrap();
@@ -542,12 +844,13 @@ fn dpop_public_jwk_with_private_member_is_refused() {
 #[test]
 fn dpop_public_jwk_must_fit_the_alg() {
     let dpop = |alg: &str, jwk: Value| {
-        base(json!({"dpop": {"enabled": true, "signing_alg": alg, "private_key": PEM_KEY,
+        let key = if alg == "ES256" { P256_KEY } else { PEM_KEY };
+        base(json!({"dpop": {"enabled": true, "signing_alg": alg, "private_key": key,
                              "public_jwk": jwk}}))
     };
     // RS256 needs an RSA key.
     assert_eq!(only_error(dpop("RS256", ec_jwk())).path, "dpop.public_jwk.kty");
-    ok(dpop("PS256", json!({"kty": "RSA", "n": "sXch", "e": "AQAB"})));
+    ok(dpop("PS256", public_jwk("rsa2048")));
     // ES256 needs P-256.
     let mut p384 = ec_jwk();
     p384["crv"] = json!("P-384");
@@ -719,7 +1022,6 @@ fn enums_and_passthrough_members() {
         "unauth_action": "pass", "required_scopes": ["profile"],
         "discovery_expires_in": 60, "introspection_expiry_claim": "ttl",
         "authorization_params": {"prompt": "login", "max_age": 0},
-        "claim_schema": {"type": "object", "required": ["email"]},
         "proxy_opts": {"https_proxy": "http://proxy:3128", "no_proxy": "localhost"},
         // Unknown root members pass through silently, as in APISIX.
         "session_contents": {"id_token": true}, "keepalive": "no",
@@ -729,17 +1031,101 @@ fn enums_and_passthrough_members() {
     assert_eq!(c.discovery_expires_in, 60);
     assert_eq!(c.introspection_expiry_claim, "ttl");
     assert_eq!(c.authorization_params["max_age"], json!(0));
-    assert!(c.claim_schema.is_some());
     assert_eq!(c.proxy_opts.unwrap().https_proxy.as_deref(), Some("http://proxy:3128"));
     assert_eq!(
         only_error(base(json!({"unauth_action": "redirect"}))),
         err("unauth_action", "must be one of: auth, deny, pass")
     );
-    assert_eq!(
-        only_error(base(json!({"claim_schema": "object"}))),
-        err("claim_schema", "wrong type: expected object, got string")
-    );
     assert_eq!(only_error(base(json!({"iat_slack": -5}))), err("iat_slack", "must be at least 0"));
+}
+
+// --- claim_schema: compiled through the embedder's SchemaCompiler ---
+
+/// A toy compiler for the seam's contract: it understands exactly `{"required": [names]}` and
+/// refuses everything else, as a real one must refuse what it would not enforce.
+#[derive(Debug)]
+struct RequiredOnly;
+
+#[derive(Debug)]
+struct Required(Vec<String>);
+
+impl ClaimSchema for Required {
+    fn check(&self, claims: &serde_json::Map<String, Value>) -> Result<(), SchemaViolation> {
+        match self.0.iter().position(|name| !claims.contains_key(name)) {
+            None => Ok(()),
+            Some(_) => Err(SchemaViolation::new("required", "/required")),
+        }
+    }
+}
+
+impl SchemaCompiler for RequiredOnly {
+    fn compile(&self, schema: &Value) -> Result<Arc<dyn ClaimSchema>, String> {
+        let obj = schema.as_object().unwrap();
+        if let Some(k) = obj.keys().find(|k| *k != "required") {
+            return Err(format!("uses \"{k}\", which this compiler does not enforce"));
+        }
+        let names = obj.get("required").and_then(Value::as_array).ok_or("needs \"required\"")?;
+        Ok(Arc::new(Required(names.iter().filter_map(Value::as_str).map(String::from).collect())))
+    }
+}
+
+fn with_schemas(v: Value, base: &str) -> Result<OidcConfig, ConfigErrors> {
+    OidcConfig::from_value_with(&v, base, &RequiredOnly)
+}
+
+#[test]
+fn claim_schema_is_compiled_and_kept_with_its_source() {
+    let schema = json!({"required": ["email"]});
+    let c = with_schemas(base(json!({"claim_schema": schema})), "").unwrap();
+    assert_eq!(c.claim_schema, Some(schema));
+    let compiled = c.compiled_claim_schema.as_ref().unwrap();
+    let claims = |v: Value| v.as_object().unwrap().clone();
+    assert_eq!(compiled.check(&claims(json!({"sub": "a", "email": "a@example"}))), Ok(()));
+    let violation = compiled.check(&claims(json!({"sub": "a"}))).unwrap_err();
+    assert_eq!(violation, SchemaViolation::new("required", "/required"));
+    assert_eq!(
+        violation.to_string(),
+        "claims do not satisfy claim_schema: \"required\" at /required"
+    );
+    // A clone shares the compiled schema and compares equal; another compilation does not.
+    assert_eq!(c.clone(), c);
+    let again = with_schemas(base(json!({"claim_schema": {"required": ["email"]}})), "").unwrap();
+    assert_ne!(again, c);
+    // Without a claim_schema nothing is compiled.
+    let c = with_schemas(base(json!({})), "").unwrap();
+    assert_eq!((c.claim_schema, c.compiled_claim_schema), (None, None));
+}
+
+#[test]
+fn claim_schema_refusals_are_path_named() {
+    let base_path = "routes[0].plugins.openid-connect";
+    let e = with_schemas(base(json!({"claim_schema": {"requierd": ["email"]}})), base_path)
+        .unwrap_err();
+    assert_eq!(
+        e.0,
+        vec![err(
+            &format!("{base_path}.claim_schema"),
+            "uses \"requierd\", which this compiler does not enforce"
+        )]
+    );
+    assert_eq!(
+        with_schemas(base(json!({"claim_schema": "object"})), "").unwrap_err().0,
+        vec![err("claim_schema", "wrong type: expected object, got string")]
+    );
+    // No compiler: refused, never accepted and ignored.
+    assert_eq!(
+        only_error(base(json!({"claim_schema": {"required": ["email"]}}))),
+        err(
+            "claim_schema",
+            "cannot be enforced: this loader has no JSON Schema compiler (OidcConfig::from_value_with)"
+        )
+    );
+    let e = OidcConfig::from_json(
+        br#"{"client_id":"a","discovery":"https://x","bearer_only":true,"use_jwks":true,
+             "claim_schema":{"required":["email"]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(paths(&e.0), vec!["claim_schema"]);
 }
 
 // --- reporting ---
@@ -886,7 +1272,8 @@ fn warnings_flag_plain_http_and_disabled_tls_checks() {
         "redirect_uri": "http://app.example/callback",
         "post_logout_redirect_uri": "/bye",
         "par": {"enabled": true, "endpoint": "HTTPS://idp.example/par"},
-        "proxy_opts": {"http_proxy": "http://proxy:3128", "https_proxy": "https://proxy:3129"},
+        "proxy_opts": {"http_proxy": "http://proxy:3128", "https_proxy": "http://proxy:3129",
+                       "https_proxy_authorization": "Basic dTpw"},
         "ssl_verify": false,
     })));
     assert_eq!(
@@ -895,9 +1282,13 @@ fn warnings_flag_plain_http_and_disabled_tls_checks() {
             "discovery",
             "introspection_endpoint",
             "redirect_uri",
-            "proxy_opts.http_proxy",
+            "proxy_opts.https_proxy_authorization",
             "ssl_verify",
         ]
+    );
+    // A proxy URL is always http:// here, so it is no warning by itself.
+    assert!(
+        ok(base(json!({"proxy_opts": {"http_proxy": "http://proxy:3128"}}))).warnings().is_empty()
     );
     assert!(ok(base(json!({}))).warnings().is_empty());
 }

@@ -13,5 +13,6 @@ pub mod pool;
 pub mod proxy;
 pub mod router;
 pub mod runtime;
+pub mod schema;
 
 pub use oidc_core;

@@ -134,3 +134,119 @@ routes:
         "{all}"
     );
 }
+
+/// One bearer route whose `openid-connect` object gets `extra` (YAML lines, indented 8).
+fn bearer_route(extra: &str) -> String {
+    format!(
+        r#"
+routes:
+  - uri: /api
+    plugins:
+      openid-connect:
+        client_id: api
+        discovery: "https://idp.example/.well-known/openid-configuration"
+        bearer_only: true
+        use_jwks: true
+{extra}
+    upstream: {{nodes: {{"127.0.0.1:8080": 1}}}}
+"#
+    )
+}
+
+fn only_error(yaml: &str) -> String {
+    let e = GatewayConfig::from_yaml(yaml).unwrap_err();
+    assert_eq!(e.0.len(), 1, "{e}");
+    e.to_string()
+}
+
+#[test]
+fn claim_schema_is_compiled_at_load_and_kept_with_the_route() {
+    let yaml = bearer_route(
+        r#"        claim_schema:
+          type: object
+          required: [email]
+          properties:
+            email: {type: string, format: email}"#,
+    );
+    let c = GatewayConfig::from_yaml(&yaml).unwrap();
+    let oidc = c.routes[0].oidc.as_ref().unwrap();
+    assert!(oidc.claim_schema.is_some());
+    let schema = oidc.compiled_claim_schema.as_ref().expect("compiled with the route");
+    let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
+    assert_eq!(schema.check(&claims(serde_json::json!({"email": "a@b.example"}))), Ok(()));
+    let v = schema.check(&claims(serde_json::json!({"sub": "x"}))).unwrap_err();
+    assert_eq!((v.keyword.as_str(), v.schema_path.as_str()), ("required", "/required"));
+    // A clone of the config (what each worker gets) shares the compiled schema.
+    assert_eq!(c.clone().routes[0].oidc.as_ref().unwrap(), oidc);
+    // Without a claim_schema nothing is compiled.
+    let c = GatewayConfig::from_yaml(&bearer_route("")).unwrap();
+    assert!(c.routes[0].oidc.as_ref().unwrap().compiled_claim_schema.is_none());
+}
+
+#[test]
+fn a_claim_schema_that_cannot_be_enforced_refuses_the_file() {
+    assert_eq!(
+        only_error(&bearer_route("        claim_schema: {requierd: [email]}")),
+        "routes[0].plugins.openid-connect.claim_schema: \"requierd\" at / is not a draft 2020-12 \
+         keyword, so it would be ignored, not enforced"
+    );
+    assert_eq!(
+        only_error(&bearer_route(
+            "        claim_schema: {$ref: \"https://schemas.example/claims.json\"}"
+        )),
+        "routes[0].plugins.openid-connect.claim_schema: is not a usable JSON Schema (at /): \
+         Resource 'https://schemas.example/claims.json' is not present in a registry and \
+         retrieving it failed: Retrieval is disabled, cannot fetch \
+         https://schemas.example/claims.json"
+    );
+    assert_eq!(
+        only_error(&bearer_route("        claim_schema: {type: object, required: email}")),
+        "routes[0].plugins.openid-connect.claim_schema: is not a usable JSON Schema (at \
+         /required): \"email\" is not of type \"array\""
+    );
+    assert_eq!(
+        only_error(&bearer_route("        claim_schema: [email]")),
+        "routes[0].plugins.openid-connect.claim_schema: wrong type: expected object, got array"
+    );
+}
+
+#[test]
+fn options_that_cannot_work_are_refused_with_their_route_path() {
+    let cases = [
+        (
+            "        proxy_opts: {https_proxy: \"proxy.internal:3128\"}",
+            "routes[0].plugins.openid-connect.proxy_opts.https_proxy: must be a URL of the form \
+             http://host[:port] (the scheme is missing)",
+        ),
+        (
+            "        proxy_opts: {http_proxy: \"http://user:pw@proxy.internal:3128\"}",
+            "routes[0].plugins.openid-connect.proxy_opts.http_proxy: must not contain \
+             credentials (user:password@); set http_proxy_authorization / \
+             https_proxy_authorization instead",
+        ),
+        (
+            "        bearer_clock_skew: 600",
+            "routes[0].plugins.openid-connect.bearer_clock_skew: must be at most 300",
+        ),
+        (
+            "        client_jwt_assertion_alg: ES512",
+            "routes[0].plugins.openid-connect.client_jwt_assertion_alg: \"ES512\" is not \
+             supported: client assertions are signed with RS256, RS512 or ES256 (P-256), or \
+             HS256 or HS512 for client_secret_jwt",
+        ),
+    ];
+    for (extra, message) in cases {
+        assert_eq!(only_error(&bearer_route(extra)), message);
+    }
+    let c = GatewayConfig::from_yaml(&bearer_route(
+        "        proxy_opts: {https_proxy: \"http://proxy.internal:3128\"}\n        \
+         bearer_clock_skew: 30",
+    ))
+    .unwrap();
+    let oidc = c.routes[0].oidc.as_ref().unwrap();
+    assert_eq!(oidc.bearer_clock_skew, 30);
+    assert_eq!(
+        oidc.proxy_opts.as_ref().unwrap().https_proxy.as_deref(),
+        Some("http://proxy.internal:3128")
+    );
+}

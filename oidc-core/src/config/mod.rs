@@ -9,7 +9,10 @@
 //!
 //! Where APISIX is looser, this loader refuses what would fail or misbehave at request time:
 //! unknown client authentication methods, unknown `token_signing_alg_values_expected` names,
-//! a `private_key_jwt` endpoint without a key, DPoP key material that does not fit.
+//! a `private_key_jwt` endpoint without a key, a private key that does not parse or does not fit
+//! `client_jwt_assertion_alg`, an assertion algorithm the signer does not implement (`ES512`),
+//! DPoP key material that does not fit or is not one pair, and proxy URLs the IdP client would
+//! ignore (and so connect directly).
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -17,11 +20,14 @@ use core::fmt;
 
 use serde_json::Value;
 
+use crate::claim_schema::SchemaCompiler;
 use crate::jose::json;
 
 mod keys;
 pub mod model;
 mod parse;
+pub(crate) mod private_key;
+mod proxy_url;
 mod reader;
 pub use reader::type_name;
 mod secret;
@@ -71,7 +77,7 @@ impl fmt::Display for ConfigErrors {
 
 impl OidcConfig {
     /// Parses the plugin's JSON object (strict JSON: duplicate members are refused) and
-    /// validates it.
+    /// validates it. There is no schema compiler: a `claim_schema` is refused.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigErrors> {
         let value = json::parse_value(bytes).map_err(|e| {
             ConfigErrors(alloc::vec![ConfigError { path: String::new(), message: e.to_string() }])
@@ -81,21 +87,42 @@ impl OidcConfig {
 
     /// Validates an already parsed value. `base` prefixes every error path (e.g.
     /// `routes[2].plugins.openid-connect`), joined with `.`; when it is empty the path is just
-    /// the member's.
+    /// the member's. There is no schema compiler: a `claim_schema` is refused (use
+    /// [`Self::from_value_with`]).
     pub fn from_value(value: &Value, base: &str) -> Result<Self, ConfigErrors> {
+        Self::load(value, base, None)
+    }
+
+    /// [`Self::from_value`], compiling `claim_schema` with `schemas` into
+    /// [`Self::compiled_claim_schema`]; a schema the compiler refuses is an error at
+    /// `claim_schema`.
+    pub fn from_value_with(
+        value: &Value,
+        base: &str,
+        schemas: &dyn SchemaCompiler,
+    ) -> Result<Self, ConfigErrors> {
+        Self::load(value, base, Some(schemas))
+    }
+
+    fn load(
+        value: &Value,
+        base: &str,
+        schemas: Option<&dyn SchemaCompiler>,
+    ) -> Result<Self, ConfigErrors> {
         let mut errs = reader::Errors::default();
         let Some(root) = reader::Obj::new(value, String::from(base), &mut errs) else {
             return Err(ConfigErrors(errs.0));
         };
-        let config = parse::root(&root, &mut errs);
-        validate::cross_member(&config, &root, &mut errs);
+        let (config, facts) = parse::root(&root, schemas, &mut errs);
+        validate::cross_member(&config, &facts, &root, &mut errs);
         if errs.0.is_empty() { Ok(config) } else { Err(ConfigErrors(errs.0)) }
     }
 
     /// Warnings that do not refuse the config (APISIX `check_https` / `check_tls_bool`): a
     /// non-https `discovery`, `introspection_endpoint`, absolute `redirect_uri` or
-    /// `post_logout_redirect_uri`, `par.endpoint`, `proxy_opts.http_proxy` or
-    /// `proxy_opts.https_proxy`, and `ssl_verify: false`. Paths are relative to the plugin object.
+    /// `post_logout_redirect_uri`, `par.endpoint`, proxy credentials (sent to the proxy in clear:
+    /// proxy URLs can only be `http://`), and `ssl_verify: false`. Paths are relative to the
+    /// plugin object.
     pub fn warnings(&self) -> Vec<ConfigError> {
         warnings::collect(self)
     }

@@ -10,6 +10,13 @@ use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
 use super::Secret;
+use crate::claim_schema::CompiledClaimSchema;
+
+/// Default of [`OidcConfig::bearer_clock_skew`], seconds.
+pub const BEARER_CLOCK_SKEW_DEFAULT: u64 = 10;
+/// Largest accepted [`OidcConfig::bearer_clock_skew`], seconds: beyond five minutes a skew
+/// tolerance is hiding a broken clock, and it keeps expired tokens usable.
+pub const BEARER_CLOCK_SKEW_MAX: u64 = 300;
 
 /// One route's `openid-connect` configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,8 +74,14 @@ pub struct OidcConfig {
     pub refresh_session_interval: Option<u64>,
     /// Re-run the authorization flow on every request. Default `false`.
     pub force_reauthorize: bool,
-    /// Clock skew tolerance for `iat` and `exp`, seconds. Default 120.
+    /// Clock skew tolerance for the ID token's `iat` and `exp`, seconds. Default 120. Not used
+    /// for bearer tokens (see [`Self::bearer_clock_skew`]).
     pub iat_slack: u64,
+    /// Clock skew tolerance for a bearer JWT's `exp`, `nbf` and `iat`, seconds: 0 to
+    /// [`BEARER_CLOCK_SKEW_MAX`], default [`BEARER_CLOCK_SKEW_DEFAULT`]. Not an APISIX option:
+    /// APISIX reuses `iat_slack` here, which accepts a bearer token for two minutes after it
+    /// expired.
+    pub bearer_clock_skew: u64,
     /// Accept `alg: none` ID tokens. Default `false`. Never applies to bearer tokens.
     pub accept_none_alg: bool,
     /// Skip signature checks for unknown algorithms. Default **`false`** (APISIX: `true`); when
@@ -114,8 +127,11 @@ pub struct OidcConfig {
     pub claim_validator: ClaimValidator,
     /// Scopes every bearer token must carry (403 otherwise).
     pub required_scopes: Vec<String>,
-    /// JSON Schema the claims must satisfy (kept, not yet enforced by the engine).
+    /// JSON Schema the claims must satisfy, as configured.
     pub claim_schema: Option<Value>,
+    /// `claim_schema` compiled by the loader's [`SchemaCompiler`](crate::claim_schema::SchemaCompiler):
+    /// `Some` exactly when `claim_schema` is (a loader without a compiler refuses the member).
+    pub compiled_claim_schema: Option<CompiledClaimSchema>,
     /// Prefix of introspection cache keys.
     pub cache_segment: Option<String>,
     /// Bypass the verified-token cache. Default `false`.

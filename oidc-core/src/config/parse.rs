@@ -8,10 +8,13 @@ use alloc::vec::Vec;
 use serde_json::Value;
 
 use super::model::{
-    AudienceValidator, AuthMethod, ClaimValidator, OidcConfig, ParConfig, ProxyOpts, UnauthAction,
+    AudienceValidator, AuthMethod, BEARER_CLOCK_SKEW_DEFAULT, BEARER_CLOCK_SKEW_MAX,
+    ClaimValidator, OidcConfig, ParConfig, ProxyOpts, UnauthAction,
 };
+use super::private_key::PrivateKey;
 use super::reader::{Errors, Obj, as_string, item, wrong_type};
-use super::{Secret, keys, session};
+use super::{Secret, keys, proxy_url, session};
+use crate::claim_schema::{CompiledClaimSchema, SchemaCompiler};
 use crate::jose::Algorithm;
 
 /// Client authentication methods. APISIX takes free text here and, for a name the library does
@@ -26,14 +29,14 @@ pub(super) const AUTH_METHODS: [(&str, AuthMethod); 4] = [
 const UNAUTH_ACTIONS: [(&str, UnauthAction); 3] =
     [("auth", UnauthAction::Auth), ("deny", UnauthAction::Deny), ("pass", UnauthAction::Pass)];
 
-/// `client_jwt_assertion_alg` values (APISIX's enum).
-const ASSERTION_ALGS: [(&str, &str); 6] = [
+/// `client_jwt_assertion_alg` values: APISIX's enum without `ES512`, which the assertion
+/// signer does not implement (see [`assertion_alg`]).
+const ASSERTION_ALGS: [(&str, &str); 5] = [
     ("HS256", "HS256"),
     ("HS512", "HS512"),
     ("RS256", "RS256"),
     ("RS512", "RS512"),
     ("ES256", "ES256"),
-    ("ES512", "ES512"),
 ];
 
 /// The library's flat PAR/DPoP names, which APISIX refuses in favour of the nested objects.
@@ -47,9 +50,20 @@ const FLAT_NAMES: [(&str, &str); 7] = [
     ("dpop_public_jwk", "dpop.public_jwk"),
 ];
 
+/// What reading the members learnt that the config itself does not keep, for the rules
+/// between members.
+pub(super) struct Facts {
+    /// The parsed `client_rsa_private_key`, when it is usable.
+    pub(super) client_key: Option<PrivateKey>,
+}
+
 /// Reads every member of the root. Unknown members are accepted (APISIX passes them through to
 /// the library), except the flat PAR/DPoP names.
-pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> OidcConfig {
+pub(super) fn root(
+    obj: &Obj<'_>,
+    schemas: Option<&dyn SchemaCompiler>,
+    errs: &mut Errors,
+) -> (OidcConfig, Facts) {
     for (flat, nested) in FLAT_NAMES {
         if obj.has(flat) {
             errs.add(&obj.path_of(flat), format!("is not allowed, use {nested} instead"));
@@ -62,7 +76,10 @@ pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> OidcConfig {
         obj.one_of(key, &AUTH_METHODS, errs).unwrap_or(AuthMethod::ClientSecretBasic)
     };
     let bearer_only = obj.boolean("bearer_only", errs).unwrap_or(false);
-    OidcConfig {
+    // The config keeps the key's PEM text; the parsed key is kept aside for validate.rs.
+    let mut client_key = None;
+    let mut compiled_claim_schema = None;
+    let config = OidcConfig {
         client_id: obj.required_string("client_id", errs).unwrap_or_default(),
         client_secret: obj.string("client_secret", errs).map(Secret::from),
         discovery: obj.required_string("discovery", errs).unwrap_or_default(),
@@ -78,15 +95,15 @@ pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> OidcConfig {
         use_nonce: obj.boolean("use_nonce", errs).unwrap_or(true),
         authorization_params: authorization_params(obj, errs),
         token_endpoint_auth_method: method("token_endpoint_auth_method", errs),
-        client_rsa_private_key: keys::private_key(obj, "client_rsa_private_key", errs)
-            .map(Secret::from),
+        client_rsa_private_key: keys::private_key(obj, "client_rsa_private_key", errs).map(|k| {
+            client_key = Some(k.key);
+            Secret::from(k.pem)
+        }),
         client_rsa_private_key_id: obj.string("client_rsa_private_key_id", errs),
         client_jwt_assertion_expires_in: obj
             .uint("client_jwt_assertion_expires_in", errs)
             .unwrap_or(60),
-        client_jwt_assertion_alg: obj
-            .one_of("client_jwt_assertion_alg", &ASSERTION_ALGS, errs)
-            .map(String::from),
+        client_jwt_assertion_alg: assertion_alg(obj, errs),
         client_jwt_assertion_audience: obj.string("client_jwt_assertion_audience", errs),
         renew_access_token_on_expiry: obj
             .boolean("renew_access_token_on_expiry", errs)
@@ -96,6 +113,9 @@ pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> OidcConfig {
         refresh_session_interval: obj.uint("refresh_session_interval", errs),
         force_reauthorize: obj.boolean("force_reauthorize", errs).unwrap_or(false),
         iat_slack: obj.uint("iat_slack", errs).unwrap_or(120),
+        bearer_clock_skew: obj
+            .uint_in("bearer_clock_skew", 0, BEARER_CLOCK_SKEW_MAX, errs)
+            .unwrap_or(BEARER_CLOCK_SKEW_DEFAULT),
         accept_none_alg: obj.boolean("accept_none_alg", errs).unwrap_or(false),
         accept_unsupported_alg: obj.boolean("accept_unsupported_alg", errs).unwrap_or(false),
         unauth_action: obj
@@ -120,7 +140,8 @@ pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> OidcConfig {
         realm: s("realm", errs, "apisix"),
         claim_validator: claim_validator(obj, errs),
         required_scopes: obj.string_list("required_scopes", errs).unwrap_or_default(),
-        claim_schema: claim_schema(obj, errs),
+        claim_schema: claim_schema(obj, schemas, &mut compiled_claim_schema, errs),
+        compiled_claim_schema,
         cache_segment: obj.string("cache_segment", errs),
         jwt_verification_cache_ignore: obj
             .boolean("jwt_verification_cache_ignore", errs)
@@ -136,7 +157,23 @@ pub(super) fn root(obj: &Obj<'_>, errs: &mut Errors) -> OidcConfig {
         set_refresh_token_header: obj.boolean("set_refresh_token_header", errs).unwrap_or(false),
 
         session: session::parse(obj, bearer_only, errs),
+    };
+    (config, Facts { client_key })
+}
+
+/// `client_jwt_assertion_alg`. APISIX also lists `ES512`; the signer here does not implement it,
+/// and accepting it would turn every client assertion into a server error at request time.
+fn assertion_alg(obj: &Obj<'_>, errs: &mut Errors) -> Option<String> {
+    const KEY: &str = "client_jwt_assertion_alg";
+    if obj.get(KEY).and_then(Value::as_str) == Some("ES512") {
+        errs.add(
+            &obj.path_of(KEY),
+            "\"ES512\" is not supported: client assertions are signed with RS256, RS512 or ES256 \
+             (P-256), or HS256 or HS512 for client_secret_jwt",
+        );
+        return None;
     }
+    obj.one_of(KEY, &ASSERTION_ALGS, errs).map(String::from)
 }
 
 /// `ssl_verify`: a boolean; the legacy string `"no"` means `false` (APISIX `check_schema`).
@@ -167,12 +204,22 @@ fn timeout_ms(obj: &Obj<'_>, errs: &mut Errors) -> u64 {
     })
 }
 
-/// `proxy_opts`.
+/// `proxy_opts`. The proxy URLs must be `http://host[:port]` (see `proxy_url.rs`).
 fn proxy_opts(obj: &Obj<'_>, errs: &mut Errors) -> Option<ProxyOpts> {
     let p = obj.object("proxy_opts", errs)?;
+    let url = |key: &str, errs: &mut Errors| {
+        let url = p.string(key, errs)?;
+        match proxy_url::parse(&url) {
+            Ok(_) => Some(url),
+            Err(message) => {
+                errs.add(&p.path_of(key), message);
+                None
+            }
+        }
+    };
     Some(ProxyOpts {
-        http_proxy: p.string("http_proxy", errs),
-        https_proxy: p.string("https_proxy", errs),
+        http_proxy: url("http_proxy", errs),
+        https_proxy: url("https_proxy", errs),
         http_proxy_authorization: p.string("http_proxy_authorization", errs).map(Secret::from),
         https_proxy_authorization: p.string("https_proxy_authorization", errs).map(Secret::from),
         no_proxy: p.string("no_proxy", errs),
@@ -271,13 +318,36 @@ fn claim_validator(obj: &Obj<'_>, errs: &mut Errors) -> ClaimValidator {
     ClaimValidator { valid_issuers, audience }
 }
 
-/// `claim_schema`: a JSON Schema object (kept as is).
-fn claim_schema(obj: &Obj<'_>, errs: &mut Errors) -> Option<Value> {
-    let value = obj.get("claim_schema")?;
-    if value.is_object() {
-        Some(value.clone())
-    } else {
-        errs.add(&obj.path_of("claim_schema"), wrong_type("object", value));
-        None
+/// `claim_schema`: a JSON Schema object, kept as configured and compiled into `compiled` by
+/// `schemas`. Without a compiler it is refused: an unenforced schema would let through the
+/// tokens it exists to stop.
+fn claim_schema(
+    obj: &Obj<'_>,
+    schemas: Option<&dyn SchemaCompiler>,
+    compiled: &mut Option<CompiledClaimSchema>,
+    errs: &mut Errors,
+) -> Option<Value> {
+    const KEY: &str = "claim_schema";
+    let value = obj.get(KEY)?;
+    if !value.is_object() {
+        errs.add(&obj.path_of(KEY), wrong_type("object", value));
+        return None;
+    }
+    let Some(schemas) = schemas else {
+        errs.add(
+            &obj.path_of(KEY),
+            "cannot be enforced: this loader has no JSON Schema compiler (OidcConfig::from_value_with)",
+        );
+        return None;
+    };
+    match schemas.compile(value) {
+        Ok(schema) => {
+            *compiled = Some(CompiledClaimSchema::new(schema));
+            Some(value.clone())
+        }
+        Err(message) => {
+            errs.add(&obj.path_of(KEY), message);
+            None
+        }
     }
 }

@@ -1,21 +1,25 @@
 //! Rules that relate several members: when `client_secret` is required, the credential each
-//! reachable client authentication method needs, and the client assertion algorithm family.
+//! reachable client authentication method needs, the client assertion algorithm family, and
+//! whether the client's private key can make that algorithm's signatures.
 
 use alloc::format;
 use alloc::vec::Vec;
 
 use super::model::{AuthMethod, OidcConfig};
+use super::parse::Facts;
+use super::private_key::PrivateKey;
 use super::reader::{Errors, Obj};
 
 /// Runs every cross-member rule on a config whose members have been read (possibly with
 /// defaults standing in for bad values, which have their own errors already).
-pub(super) fn cross_member(cfg: &OidcConfig, root: &Obj<'_>, errs: &mut Errors) {
+pub(super) fn cross_member(cfg: &OidcConfig, facts: &Facts, root: &Obj<'_>, errs: &mut Errors) {
     client_secret_required(cfg, root, errs);
     let endpoints = reachable_methods(cfg);
     for (option, method) in &endpoints {
         credential(cfg, root, option, *method, errs);
     }
     assertion_alg(cfg, root, &endpoints, errs);
+    assertion_key(cfg, facts, root, errs);
 }
 
 /// APISIX `check_schema`: `client_secret` is required unless (bearer_only and (public_key or
@@ -110,7 +114,7 @@ fn assertion_alg(
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => false,
         };
         if clash {
-            let needs = if symmetric { "RS256, RS512, ES256 or ES512" } else { "HS256 or HS512" };
+            let needs = if symmetric { "RS256, RS512 or ES256" } else { "HS256 or HS512" };
             errs.add(
                 &root.path_of("client_jwt_assertion_alg"),
                 format!(
@@ -120,4 +124,24 @@ fn assertion_alg(
             );
         }
     }
+}
+
+/// A configured asymmetric `client_jwt_assertion_alg` must be one the private key can make:
+/// RS256/RS512 need an RSA key, ES256 a P-256 key. Checked whether or not `private_key_jwt` is
+/// reachable today: the two members contradict each other either way. Unset, the signer picks
+/// the key's own algorithm, which always fits.
+fn assertion_key(cfg: &OidcConfig, facts: &Facts, root: &Obj<'_>, errs: &mut Errors) {
+    let (Some(alg), Some(key)) = (cfg.client_jwt_assertion_alg.as_deref(), &facts.client_key)
+    else {
+        return;
+    };
+    let needs = match (alg, key) {
+        ("RS256" | "RS512", PrivateKey::P256(_)) => "an RSA key",
+        ("ES256", PrivateKey::Rsa(_)) => "a P-256 EC key",
+        _ => return,
+    };
+    errs.add(
+        &root.path_of("client_rsa_private_key"),
+        format!("is {}, but client_jwt_assertion_alg \"{alg}\" needs {needs}", key.describe()),
+    );
 }

@@ -5,6 +5,12 @@ use serde_json::Value;
 
 use super::reader::Reader;
 use super::upstream::UpstreamConfig;
+use crate::schema::JsonSchemaCompiler;
+
+// `super::oidc` (config/mod.rs) loaded the plugin object without a schema compiler, which now
+// refuses every `claim_schema`; `read_oidc` below replaces it. Referenced here only so that it
+// is not reported as dead code until mod.rs drops it.
+const _: fn(&mut Reader, &Value, &str) -> Option<OidcConfig> = super::oidc;
 
 const METHODS: [&str; 9] =
     ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE"];
@@ -22,7 +28,8 @@ pub struct RouteConfig {
     pub hosts: Vec<String>,
     /// `priority`: higher wins among routes that match equally well. Default 0.
     pub priority: i64,
-    /// `plugins.openid-connect`, validated by oidc-core.
+    /// `plugins.openid-connect`, validated by oidc-core, its `claim_schema` compiled by
+    /// [`JsonSchemaCompiler`] into `compiled_claim_schema`, the schema for the token claims.
     pub oidc: Option<OidcConfig>,
     /// `upstream`.
     pub upstream: UpstreamConfig,
@@ -107,7 +114,7 @@ impl RouteConfig {
                     for (name, conf) in plugins {
                         let pp = format!("{p}.{name}");
                         if name == "openid-connect" {
-                            route.oidc = super::oidc(r, conf, &pp);
+                            route.oidc = read_oidc(r, conf, &pp);
                         } else {
                             r.error(
                                 &pp,
@@ -140,5 +147,19 @@ impl RouteConfig {
             None => {}
         }
         Some(route)
+    }
+}
+
+/// Loads a route's `openid-connect` plugin object with oidc-core's validator, compiling its
+/// `claim_schema` with the gateway's JSON Schema implementation; errors carry `path` as prefix.
+fn read_oidc(r: &mut Reader, v: &Value, path: &str) -> Option<OidcConfig> {
+    match OidcConfig::from_value_with(v, path, &JsonSchemaCompiler) {
+        Ok(c) => Some(c),
+        Err(errors) => {
+            for e in errors.0 {
+                r.push(e);
+            }
+            None
+        }
     }
 }
