@@ -57,6 +57,13 @@ fn routes(idp: &Idp, echo: &Echo) -> String {
         "        use_jwks: true\n        claim_validator:\n          audience: {claim: aud, match_with_client_id: true}",
     );
     y += &route(
+        "schema",
+        "/schema",
+        idp,
+        echo,
+        "        use_jwks: true\n        claim_schema:\n          type: object\n          required: [email]\n          properties: {email: {type: string, pattern: '@'}}",
+    );
+    y += &route(
         "introspect",
         "/introspect",
         idp,
@@ -179,11 +186,30 @@ fn jwt_access_tokens() {
     assert_eq!(echo.hits(), hits_before_aud);
     assert_eq!(echo.hits(), hits + 1, "only the admin-scoped request reached the upstream");
 
+    // claim_schema is enforced (APISIX: 401 invalid_token), after the signature.
+    let hits = echo.hits();
+    let r = call(&gw, "/schema", &idp.sign(base.clone(), "ES256", json!({})));
+    assert_eq!(r.status, 401, "a token without the required claim");
+    assert!(r.header("www-authenticate").unwrap().contains("invalid_token"));
+    let r = call(&gw, "/schema", &idp.sign(with("email", json!(42)), "ES256", json!({})));
+    assert_eq!(r.status, 401, "a claim of the wrong type");
+    assert_eq!(echo.hits(), hits, "nothing reached the upstream");
+    let r = call(&gw, "/schema", &idp.sign(with("email", json!("a@b.test")), "ES256", json!({})));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    // Bearer tokens have their own clock skew (bearer_clock_skew, default 10 s), not the ID
+    // token's 120 s iat_slack.
+    let r = call(&gw, "/jwt", &idp.sign(with("exp", json!(now() - 60)), "ES256", json!({})));
+    assert_eq!(r.status, 401, "expired a minute ago");
+    let r = call(&gw, "/jwt", &idp.sign(with("exp", json!(now() - 2)), "ES256", json!({})));
+    assert_eq!(r.status, 200, "within the clock skew");
+
     // The access log has a line per request, with no token in it.
     let log = std::fs::read_to_string(&gw.access_log).unwrap();
     assert!(log.lines().count() >= 12);
     assert!(!log.contains(&token[..40]), "the access log must never contain a token");
     assert!(log.contains("\"reason\":\"token_expired\""));
+    assert!(log.contains("\"reason\":\"claim_schema_violation\""));
 }
 
 #[test]
@@ -223,8 +249,9 @@ fn idp_outage_rotation_large_bodies_and_reload() {
         .decode(rotated.split('.').next().unwrap())
         .unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&header).unwrap()["kid"], kid.as_str());
-    // Both workers may need to refetch; each does so once.
-    for _ in 0..4 {
+    // Both workers may need to refetch; each does so once. Enough connections that the
+    // kernel's SO_REUSEPORT hashing reaches both workers (all 16 on one: p = 2^-15).
+    for _ in 0..16 {
         assert_eq!(call(&gw, "/jwt", &rotated).status, 200);
     }
 
@@ -242,7 +269,9 @@ fn idp_outage_rotation_large_bodies_and_reload() {
     let fresh = idp.jwt("read", RESOURCE);
     idp.stop();
     for _ in 0..4 {
-        assert_eq!(call(&gw, "/jwt", &fresh).status, 200);
+        let r = call(&gw, "/jwt", &fresh);
+        let log = std::fs::read_to_string(&gw.access_log).unwrap_or_default();
+        assert_eq!(r.status, 200, "{}", log.lines().last().unwrap_or(""));
     }
     // Introspection needs the IdP: 503 with Retry-After, not 401.
     let r = call(&gw, "/introspect", "some-opaque-token");

@@ -591,7 +591,9 @@ pub(super) fn grant(
     via: AuthVia,
 ) -> Decision {
     let cfg = &route.cfg;
-    let needs_object = !cfg.required_scopes.is_empty() || cfg.claim_validator.audience.is_some();
+    let needs_object = !cfg.required_scopes.is_empty()
+        || cfg.claim_validator.audience.is_some()
+        || cfg.compiled_claim_schema.is_some();
     let object = if needs_object {
         match claims.object() {
             Some(o) => Some(o),
@@ -644,6 +646,12 @@ pub(super) fn grant(
             }
             _ => {}
         }
+    }
+    // APISIX order: scopes and audience (403), then the claim schema (401 invalid_token).
+    if let Some(schema) = &cfg.compiled_claim_schema
+        && schema.check(object).is_err()
+    {
+        return Decision::Deny(Denial::unauthorized(&cfg.realm, Reason::ClaimSchemaViolation));
     }
     let mut set_headers = Vec::new();
     if cfg.set_access_token_header {

@@ -107,6 +107,8 @@ pub enum Reason {
     Overloaded,
     /// The request waited on a provider that a reconfiguration removed (503, retry at once).
     Reconfigured,
+    /// The token's claims do not satisfy the route's `claim_schema` (401).
+    ClaimSchemaViolation,
     /// More than one credential: several `Authorization` or `X-Access-Token` fields, or both
     /// carrying different tokens (400).
     ConflictingCredentials,
@@ -145,6 +147,7 @@ impl Reason {
             Self::Misconfigured => "misconfigured",
             Self::Overloaded => "overloaded",
             Self::Reconfigured => "reconfigured",
+            Self::ClaimSchemaViolation => "claim_schema_violation",
             Self::ConflictingCredentials => "conflicting_credentials",
         }
     }

@@ -136,9 +136,10 @@ pub(crate) fn validator(cfg: &OidcConfig, issuers: Vec<String>) -> JwtValidator 
         .collect();
     let claims = ClaimPolicy {
         issuers: Some(issuers),
-        // APISIX applies `iat_slack` as the skew tolerance on `exp` as well as `iat`.
-        leeway: cfg.iat_slack,
-        iat_slack: Some(cfg.iat_slack),
+        // Bearer tokens get their own, small clock-skew tolerance; APISIX reuses the ID-token
+        // `iat_slack` (120 s) here, which accepts a token two minutes after it expired.
+        leeway: cfg.bearer_clock_skew,
+        iat_slack: Some(cfg.bearer_clock_skew),
         // RFC 9068 §2.2: access tokens carry `exp`. (APISIX accepts tokens without it.)
         require_exp: true,
         // A logout token or security event must never pass as an access token.

@@ -28,7 +28,6 @@ mod upstream;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use oidc_core::config::OidcConfig;
 use serde_json::Value;
 
 use self::reader::Reader;
@@ -293,17 +292,4 @@ fn gateway_settings(r: &mut Reader, v: &Value) -> GatewaySettings {
         }
     }
     g
-}
-
-/// Loads a route's `openid-connect` plugin object with oidc-core's validator, prefixing paths.
-pub(crate) fn oidc(r: &mut Reader, v: &Value, path: &str) -> Option<OidcConfig> {
-    match OidcConfig::from_value(v, path) {
-        Ok(c) => Some(c),
-        Err(errors) => {
-            for e in errors.0 {
-                r.push(ConfigError { path: e.path, message: e.message });
-            }
-            None
-        }
-    }
 }

@@ -7,11 +7,6 @@ use super::reader::Reader;
 use super::upstream::UpstreamConfig;
 use crate::schema::JsonSchemaCompiler;
 
-// `super::oidc` (config/mod.rs) loaded the plugin object without a schema compiler, which now
-// refuses every `claim_schema`; `read_oidc` below replaces it. Referenced here only so that it
-// is not reported as dead code until mod.rs drops it.
-const _: fn(&mut Reader, &Value, &str) -> Option<OidcConfig> = super::oidc;
-
 const METHODS: [&str; 9] =
     ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE"];
 
