@@ -100,6 +100,14 @@ impl CryptoProvider for AwsLc {
             hs512: hmac::Key::new(hmac::HMAC_SHA512, key),
         }))
     }
+
+    fn signing_key(
+        &self,
+        alg: super::SigningAlg,
+        der: super::PrivateKeyDer<'_>,
+    ) -> Result<Box<dyn super::SigningKey>, KeyRejected> {
+        super::aws_lc_sign::signing_key(alg, der)
+    }
 }
 
 struct RsaKey {

@@ -18,10 +18,13 @@ use core::fmt;
 use crate::jose::{Algorithm, Curve};
 
 mod rust_crypto;
+mod rust_crypto_sign;
 pub use rust_crypto::RUST_CRYPTO;
 
 #[cfg(feature = "aws-lc")]
 mod aws_lc;
+#[cfg(feature = "aws-lc")]
+mod aws_lc_sign;
 #[cfg(feature = "aws-lc")]
 pub use aws_lc::AWS_LC;
 
@@ -48,7 +51,78 @@ pub trait CryptoProvider: Send + Sync + fmt::Debug {
 
     /// An HMAC key (HS256/384/512).
     fn hmac_key(&self, key: &[u8]) -> Result<Box<dyn Verifier>, KeyRejected>;
+    /// A private key for signing client assertions with `alg`, from its DER encoding. Built
+    /// once per route at compile time; the returned signer is used for every assertion.
+    fn signing_key(
+        &self,
+        alg: SigningAlg,
+        der: PrivateKeyDer<'_>,
+    ) -> Result<Box<dyn SigningKey>, KeyRejected>;
 }
+
+/// Algorithms a client assertion (`private_key_jwt`) is signed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    Rs512,
+    /// ECDSA P-256 with SHA-256 (fixed-length `r || s`).
+    Es256,
+}
+
+impl SigningAlg {
+    /// The JWS `alg` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Rs512 => "RS512",
+            Self::Es256 => "ES256",
+        }
+    }
+}
+
+/// A private key's DER encoding, by container.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub enum PrivateKeyDer<'a> {
+    /// PKCS#8 `PrivateKeyInfo` (PEM `PRIVATE KEY`).
+    Pkcs8(&'a [u8]),
+    /// PKCS#1 `RSAPrivateKey` (PEM `RSA PRIVATE KEY`).
+    RsaPkcs1(&'a [u8]),
+    /// SEC1 `ECPrivateKey` (PEM `EC PRIVATE KEY`).
+    EcSec1(&'a [u8]),
+}
+
+impl fmt::Debug for PrivateKeyDer<'_> {
+    // Key material is never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pkcs8(_) => "PrivateKeyDer::Pkcs8(..)",
+            Self::RsaPkcs1(_) => "PrivateKeyDer::RsaPkcs1(..)",
+            Self::EcSec1(_) => "PrivateKeyDer::EcSec1(..)",
+        })
+    }
+}
+
+/// A loaded private key that signs with one algorithm.
+pub trait SigningKey: Send + Sync {
+    /// The algorithm it signs with.
+    fn alg(&self) -> SigningAlg;
+    /// Signs `message` (a JWS signing input); the JWS signature bytes.
+    fn sign(&self, message: &[u8]) -> Result<alloc::vec::Vec<u8>, SigningFailed>;
+}
+
+impl fmt::Debug for dyn SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey({})", self.alg().name())
+    }
+}
+
+/// Signing failed (a backend error; deliberately opaque).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigningFailed;
 
 /// A parsed public (or HMAC) key, ready to check signatures.
 pub trait Verifier: Send + Sync {

@@ -88,6 +88,14 @@ impl CryptoProvider for RustCrypto {
             hs512: Hmac::<Sha512>::new_from_slice(key).map_err(invalid)?,
         }))
     }
+
+    fn signing_key(
+        &self,
+        alg: super::SigningAlg,
+        der: super::PrivateKeyDer<'_>,
+    ) -> Result<Box<dyn super::SigningKey>, KeyRejected> {
+        super::rust_crypto_sign::signing_key(alg, der)
+    }
 }
 
 struct RsaKey {

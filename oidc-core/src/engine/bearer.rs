@@ -471,7 +471,7 @@ impl Engine {
         form_pair(&mut form, "token", &p.access_token);
         form_pair(&mut form, "token_type_hint", "access_token");
         if client_auth::apply(
-            cfg,
+            &route,
             cfg.introspection_endpoint_auth_method,
             endpoint,
             now,

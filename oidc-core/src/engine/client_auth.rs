@@ -28,7 +28,7 @@ pub(crate) enum ClientAuthError {
 
 /// Adds client authentication for `endpoint` to a request: a header and/or form fields.
 pub(crate) fn apply(
-    cfg: &OidcConfig,
+    route: &super::route::Route,
     method: AuthMethod,
     endpoint: &str,
     now: Now,
@@ -36,6 +36,7 @@ pub(crate) fn apply(
     headers: &mut Vec<(String, String)>,
     form: &mut String,
 ) -> Result<(), ClientAuthError> {
+    let cfg: &OidcConfig = &route.cfg;
     match method {
         AuthMethod::ClientSecretBasic => {
             // RFC 6749 §2.3.1: each part form-urlencoded before the Basic encoding.
@@ -78,14 +79,10 @@ pub(crate) fn apply(
             form_pair(form, "client_assertion", &format!("{input}.{}", base64url::encode(&tag)));
         }
         AuthMethod::PrivateKeyJwt => {
-            let pem =
-                cfg.client_rsa_private_key.as_deref().ok_or(ClientAuthError::MissingCredential)?;
-            let signer =
-                super::signer::ClientSigner::from_pem(pem, cfg.client_jwt_assertion_alg.as_deref())
-                    .map_err(|()| ClientAuthError::BadKey)?;
+            let signer = route.signer.as_deref().ok_or(ClientAuthError::MissingCredential)?;
             let kid = cfg.client_rsa_private_key_id.as_deref();
-            let input = assertion_input(cfg, signer.alg(), kid, endpoint, now, rng);
-            let sig = signer.sign(input.as_bytes()).map_err(|()| ClientAuthError::BadKey)?;
+            let input = assertion_input(cfg, signer.alg().name(), kid, endpoint, now, rng);
+            let sig = signer.sign(input.as_bytes()).map_err(|_| ClientAuthError::BadKey)?;
             form_pair(form, "client_id", &cfg.client_id);
             form_pair(form, "client_assertion_type", ASSERTION_TYPE);
             form_pair(form, "client_assertion", &format!("{input}.{}", base64url::encode(&sig)));

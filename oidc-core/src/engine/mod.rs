@@ -213,7 +213,11 @@ pub struct RouteError {
 
 impl fmt::Display for RouteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "route {}: public_key: {}", self.route, self.error)
+        let field = match self.error {
+            KeyError::PrivateKey => "client_rsa_private_key",
+            _ => "public_key",
+        };
+        write!(f, "route {}: {field}: {}", self.route, self.error)
     }
 }
 

@@ -66,6 +66,8 @@ pub(crate) struct Route {
     pub(crate) fixed_validator: Option<Arc<JwtValidator>>,
     /// Unique per compiled route (keys the engine's validator cache).
     pub(crate) uid: u64,
+    /// The `private_key_jwt` signer, built once here.
+    pub(crate) signer: Option<Arc<dyn crate::crypto::SigningKey>>,
 }
 
 impl Route {
@@ -90,7 +92,8 @@ impl Route {
         };
         let fixed_validator = (!cfg.claim_validator.valid_issuers.is_empty())
             .then(|| Arc::new(validator(&cfg, cfg.claim_validator.valid_issuers.clone())));
-        Ok(Self { cfg: Arc::new(cfg), provider, mode, fixed_validator, uid })
+        let signer = super::signer::compile(&cfg, crypto).map_err(|_| KeyError::PrivateKey)?;
+        Ok(Self { cfg: Arc::new(cfg), provider, mode, fixed_validator, uid, signer })
     }
 
     /// Whether checking a token needs the discovery document.

@@ -52,6 +52,8 @@ pub enum KeyError {
     NotForVerification,
     /// An asymmetric key carries private members: a published key set must never do that.
     PrivateKeyMaterial,
+    /// The configured client private key cannot sign with the configured algorithm.
+    PrivateKey,
     /// A symmetric (`oct`) key where only public keys are allowed (for example in a JWKS
     /// fetched from a provider). HMAC keys come only from explicit configuration.
     SymmetricNotAllowed,
@@ -81,6 +83,7 @@ impl fmt::Display for KeyError {
             Self::NotForSignatures => f.write_str("use is not sig"),
             Self::NotForVerification => f.write_str("key_ops excludes verify"),
             Self::PrivateKeyMaterial => f.write_str("private key material in a public key set"),
+            Self::PrivateKey => f.write_str("cannot sign client assertions with this key"),
             Self::SymmetricNotAllowed => f.write_str("symmetric key not allowed here"),
             Self::RsaTooSmall { bits } => write!(f, "RSA key too small ({bits} bits)"),
             Self::RsaExponent => f.write_str("invalid RSA exponent"),
