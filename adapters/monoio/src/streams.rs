@@ -11,7 +11,7 @@ use monoio::io::{
 use monoio::net::TcpStream;
 use oidc_proxy::runtime::{Connector, Duplex, StreamRead, StreamWrite, Timer};
 
-/// Any monoio owned-buffer stream as an `oidc-proxy` [`Stream`].
+/// Any monoio owned-buffer stream as an `oidc-proxy` stream ([`StreamRead`], [`StreamWrite`]).
 #[derive(Debug)]
 pub struct Conn<T>(pub T);
 

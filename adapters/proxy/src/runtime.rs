@@ -57,7 +57,7 @@ pub trait Duplex: Stream + Sized {
 /// # Errors
 ///
 /// The stream's error, or [`io::ErrorKind::InvalidData`] if the adapter broke the append
-/// contract of [`Stream::read`] (a bug in the adapter; the bytes are not trusted).
+/// contract of [`StreamRead::read`] (a bug in the adapter; the bytes are not trusted).
 pub async fn read_more<S: StreamRead + ?Sized>(
     s: &mut S,
     buf: &mut Vec<u8>,
