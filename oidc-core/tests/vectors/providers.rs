@@ -49,6 +49,7 @@ fn provider_jwks() {
             assert!(set.keys().iter().all(|k| k.family() != KeyFamily::Hmac));
         }
         println!("provider JWKS [{}]: {} sets parsed", provider.name(), expected.len());
+        assert!(expected.len() >= 14, "provider JWKS files went missing");
     }
 }
 
@@ -84,4 +85,5 @@ fn provider_discovery_documents() {
         meta.check_issuer(&meta.issuer.clone()).unwrap();
     }
     println!("provider discovery documents: {} parsed", names.len());
+    assert!(names.len() >= 14, "provider discovery documents went missing");
 }

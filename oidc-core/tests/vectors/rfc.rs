@@ -113,6 +113,7 @@ fn rfc7515_appendix_a() {
             provider.name(),
             derived.len()
         );
+        assert!(n >= 21, "RFC 7515 cases went missing");
     }
 }
 
@@ -153,6 +154,7 @@ fn rfc7519_examples_and_clock() {
             VerifyError::AlgorithmNotAllowed
         );
         println!("RFC 7519 [{}]: {} cases", provider.name(), n + 2);
+        assert!(n + 2 >= 8, "RFC 7519 cases went missing");
     }
 }
 
@@ -213,6 +215,7 @@ fn rfc7517_examples_and_malformed_sets() {
             n += 1;
         }
         println!("RFC 7517 [{}]: {n} cases", provider.name());
+        assert!(n >= 13, "RFC 7517 cases went missing");
     }
 }
 
@@ -235,6 +238,7 @@ fn rfc7638_thumbprints() {
             assert_eq!(&base64url::encode(keys.keys()[0].thumbprint()), want, "{jwk}");
         }
         println!("RFC 7638 [{}]: {} thumbprints", provider.name(), cases.len());
+        assert!(cases.len() >= 5, "RFC 7638 cases went missing");
     }
 }
 
@@ -273,6 +277,7 @@ fn rfc7520_cookbook() {
             }
         }
         println!("RFC 7520 cookbook [{}]: {n} compact signatures verified", provider.name());
+        assert!(n >= 5, "RFC 7520 cases went missing");
     }
 }
 
@@ -320,4 +325,5 @@ fn oidc_discovery() {
         n += 1;
     }
     println!("OIDC Discovery: {n} cases");
+    assert!(n >= 16, "discovery cases went missing");
 }

@@ -108,6 +108,7 @@ fn run(file: &str) {
             provider.name(),
             skipped.len()
         );
+        assert!(checked >= 20, "{file}: too few cases ({checked}); a test group went missing");
         for s in &skipped {
             println!("  {s}");
         }

@@ -76,6 +76,10 @@ fn report(what: &str, provider: &dyn CryptoProvider, t: &Tally) {
         t.invalid,
         t.acceptable
     );
+    assert!(
+        t.valid + t.invalid + t.acceptable >= 50 && t.valid > 0,
+        "{what}: too few cases; a test group went missing"
+    );
 }
 
 #[test]
@@ -218,6 +222,7 @@ fn hmac() {
                 "{file} [{}]: {checked} cases ({truncated} with truncated tags, all rejected)",
                 provider.name()
             );
+            assert!(checked >= 50, "{file}: too few cases; a test group went missing");
         }
     }
 }
