@@ -77,6 +77,10 @@ pub struct GatewaySettings {
     pub max_connections: usize,
     /// Seconds to let in-flight requests finish after SIGTERM. Default 10.
     pub shutdown_grace: u64,
+    /// APISIX's `normalize_uri_like_servlet`: path parameters (`;...` in a segment) are
+    /// removed before routing, and the upstream gets the path without them, as a servlet
+    /// container would read it. Default false (`/api;x/y` is then not under `/api/`).
+    pub normalize_uri_like_servlet: bool,
 }
 
 impl Default for GatewaySettings {
@@ -94,6 +98,7 @@ impl Default for GatewaySettings {
             send_timeout: 10,
             max_connections: 16_384,
             shutdown_grace: 10,
+            normalize_uri_like_servlet: false,
         }
     }
 }
@@ -277,6 +282,10 @@ fn gateway_settings(r: &mut Reader, v: &Value) -> GatewaySettings {
                     g.send_timeout = n;
                 }
             }
+            "normalize_uri_like_servlet" => match value.as_bool() {
+                Some(b) => g.normalize_uri_like_servlet = b,
+                None => r.type_error(&path, "boolean", value),
+            },
             "max_connections" => {
                 if let Some(n) = r.usize(value, &path, 1, 1 << 24) {
                     g.max_connections = n;

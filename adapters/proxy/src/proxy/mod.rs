@@ -304,7 +304,7 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
     let early_keep_alive = head.keep_alive && !has_body;
 
     // One canonical target: the router and the upstream both see exactly it.
-    let canonical = rewrite::canonicalize(&mut head);
+    let canonical = rewrite::canonicalize(&mut head, gw.config.gateway.normalize_uri_like_servlet);
     let path = match (&gw.log, &canonical) {
         (None, _) => String::new(),
         // The raw path of a refused target is not logged: it is the client's text.

@@ -23,7 +23,7 @@ const FORWARDING: [&str; 5] =
 /// # Errors
 ///
 /// The reason the target is ambiguous (the request is answered 400).
-pub fn canonicalize(head: &mut RequestHead) -> Result<(), PathError> {
+pub fn canonicalize(head: &mut RequestHead, servlet: bool) -> Result<(), PathError> {
     if !head.target.starts_with('/') {
         if head.target == "*" || head.method == "CONNECT" {
             return Err(PathError::NotOriginForm);
@@ -39,7 +39,25 @@ pub fn canonicalize(head: &mut RequestHead) -> Result<(), PathError> {
     if !is_canonical(&head.target) {
         head.target = canonical_target(&head.target)?;
     }
+    if servlet && head.path().contains(';') {
+        head.target = canonical_target(&without_path_parameters(&head.target))?;
+    }
     Ok(())
+}
+
+/// The target with every path segment's parameters (`;` to the end of the segment) removed,
+/// as a servlet container reads it; the query is kept.
+fn without_path_parameters(target: &str) -> String {
+    let (path, query) = target.split_at(target.find('?').unwrap_or(target.len()));
+    let mut out = String::with_capacity(target.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(segment.split(';').next().unwrap_or(""));
+    }
+    out.push_str(query);
+    out
 }
 
 /// `name` compared as CGI, WSGI and PHP upstreams compare header names: case-insensitive, and
@@ -183,13 +201,26 @@ mod tests {
     #[test]
     fn absolute_form_becomes_canonical_origin_form() {
         let mut h = head("GET http://a.test/public/../api/x?q=1 HTTP/1.1\r\nHost: a.test\r\n\r\n");
-        canonicalize(&mut h).unwrap();
+        canonicalize(&mut h, false).unwrap();
         assert_eq!(h.target, "/api/x?q=1");
         let mut h = head("GET http://a.test HTTP/1.1\r\nHost: a.test\r\n\r\n");
-        canonicalize(&mut h).unwrap();
+        canonicalize(&mut h, false).unwrap();
         assert_eq!(h.target, "/");
         let mut h = head("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_eq!(canonicalize(&mut h), Err(PathError::NotOriginForm));
+        assert_eq!(canonicalize(&mut h, false), Err(PathError::NotOriginForm));
+    }
+
+    #[test]
+    fn servlet_normalisation_drops_path_parameters() {
+        let mut h = head("GET /api;jsessionid=1/x;y/z?a=;b HTTP/1.1\r\nHost: a\r\n\r\n");
+        canonicalize(&mut h, true).unwrap();
+        assert_eq!(h.target, "/api/x/z?a=;b");
+        let mut h = head("GET /a/;x/b HTTP/1.1\r\nHost: a\r\n\r\n");
+        canonicalize(&mut h, true).unwrap();
+        assert_eq!(h.target, "/a/b");
+        let mut h = head("GET /api;x/y HTTP/1.1\r\nHost: a\r\n\r\n");
+        canonicalize(&mut h, false).unwrap();
+        assert_eq!(h.target, "/api;x/y", "kept unless asked for");
     }
 
     #[test]
