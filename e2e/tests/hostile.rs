@@ -1073,3 +1073,23 @@ fn a_bad_chunked_body_is_a_400_that_says_so() {
         assert!(closed, "{name}: the connection must close after a broken body");
     }
 }
+
+#[test]
+fn sigterm_closes_idle_keep_alive_connections_at_once() {
+    let e = Env::start_with(&["shutdown_grace: 20", "client_keepalive_timeout: 120"], "");
+    let mut c = e.conn();
+    let r = c.get("/public/idle", &[]);
+    assert_eq!(r.status, 200);
+    // The connection is now idle keep-alive; a drain must not wait for it.
+    let t0 = Instant::now();
+    let Env { gw, .. } = e;
+    let status = gw.terminate();
+    let took = t0.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "the drain waited {took:?} on an idle connection (shutdown_grace is 20 s)"
+    );
+    let (closed, _) = c.wait_closed(Duration::from_secs(2));
+    assert!(closed, "the idle connection was not closed");
+}
