@@ -14,9 +14,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target/release/gateway-monoio")
 
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-want = min(hard, 4 * N + 1024)
+# Each process (this client and the gateway, which inherits the limit) holds N sockets.
+want = min(hard, N + 4096)
 resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-if want < 2 * N + 256:
+if want < N + 512:
     sys.exit(f"open-file limit {hard} too low for {N} connections")
 
 

@@ -155,8 +155,19 @@ pub async fn serve_connection<S, T, C>(
                     &br#"{"error":"bad request"}"#[..]
                 };
                 let d = deadlines(&gw, None);
-                let _ = respond(&mut client, cx.timer, &d, status, reason, &[], body, false, false)
-                    .await;
+                // Boxed like the request below: rare, so not part of every idle task.
+                let answer = Box::pin(respond(
+                    &mut client,
+                    cx.timer,
+                    &d,
+                    status,
+                    reason,
+                    &[],
+                    body,
+                    false,
+                    false,
+                ));
+                let _ = answer.await;
                 log(
                     &gw,
                     &Entry {
@@ -174,12 +185,17 @@ pub async fn serve_connection<S, T, C>(
             }
         };
         let started = Instant::now();
-        let keep_alive = match handle(&gw, head, &mut buf, &mut client, peer, cx, started).await {
+        // The request's state machine (routing, the decision, forwarding, bodies) is several
+        // KiB; boxed, it exists only while a request is in flight, and an idle keep-alive
+        // connection's task holds just the head-reading state.
+        let request = Box::pin(handle(&gw, head, &mut buf, &mut client, peer, cx, started));
+        let keep_alive = match request.await {
             forward::Outcome::Done(keep_alive) => keep_alive,
             forward::Outcome::Tunnel(upstream, to_client) => {
                 let idle = Duration::from_secs(gw.config.gateway.client_keepalive_timeout);
                 let to_upstream = std::mem::take(&mut buf);
-                tunnel::tunnel(client, upstream, to_upstream, to_client, cx.timer, idle).await;
+                Box::pin(tunnel::tunnel(client, upstream, to_upstream, to_client, cx.timer, idle))
+                    .await;
                 return;
             }
         };
