@@ -1093,3 +1093,121 @@ fn sigterm_closes_idle_keep_alive_connections_at_once() {
     let (closed, _) = c.wait_closed(Duration::from_secs(2));
     assert!(closed, "the idle connection was not closed");
 }
+
+/// An upstream that answers each request on a connection and then, `after` later, either
+/// closes the connection (as gunicorn and Node.js do with idle keep-alive connections) or
+/// sends an unsolicited second response. Returns its address and the requests' first lines.
+fn fickle_upstream(
+    after: Duration,
+    stray: bool,
+) -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match s.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < end + 4 + len {
+                        match s.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..end + 4 + len);
+                    log.lock().unwrap().push(head.lines().next().unwrap_or("").to_string());
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                    std::thread::sleep(after);
+                    if stray {
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET");
+                    } else {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn a_pooled_connection_the_upstream_closed_is_not_used() {
+    let (up, seen) = fickle_upstream(Duration::from_millis(100), false);
+    let e = Env::start_with(&[], &open_route("idle", "/idle/*", up));
+    let mut c = e.conn();
+    assert_eq!(c.get("/idle/warm", &[]).status, 200);
+    std::thread::sleep(Duration::from_millis(500));
+    // The upstream closed its idle connection meanwhile; a POST cannot be retried, so the
+    // gateway must notice before sending it.
+    c.send(&request_bytes("POST", "/idle/post", HOST, &[], b"abc", false)).unwrap();
+    let r = c.try_response("POST").unwrap();
+    assert_eq!(r.status, 200, "{}", r.summary());
+    let posts = seen.lock().unwrap().iter().filter(|l| l.starts_with("POST")).count();
+    assert_eq!(posts, 1);
+}
+
+#[test]
+fn bytes_an_upstream_sends_unasked_never_answer_the_next_request() {
+    let (up, _) = fickle_upstream(Duration::from_millis(100), true);
+    let e = Env::start_with(&[], &open_route("stray", "/stray/*", up));
+    let mut c = e.conn();
+    assert_eq!(c.get("/stray/first", &[]).text(), "ok");
+    // Bytes that arrive while the connection is idle in the pool are seen before reuse. (Bytes
+    // sent while a request is in flight are indistinguishable from its answer, for any proxy.)
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(400));
+        let r = c.get("/stray/next", &[]);
+        assert_eq!(r.status, 200, "{}", r.summary());
+        assert_eq!(r.text(), "ok", "another exchange's bytes were given to this request");
+    }
+}
+
+#[test]
+fn host_routes_win_over_catch_alls_whatever_the_host_spelling() {
+    let (open_up, secure_up) = (Recorder::start(), Recorder::start());
+    let idp = Idp::start();
+    let secure = bearer_route("secure", "/*", &idp, secure_up.addr, "")
+        .replace("    uri: \"/*\"\n", "    uri: \"/*\"\n    host: secure.test\n");
+    let routes = format!("routes:\n{}{secure}", open_route("open", "/*", open_up.addr));
+    let gw =
+        Gateway::start_opts(&routes, &Options { ca: Some(idp.ca.clone()), ..Options::default() });
+    for raw in [
+        "GET /x HTTP/1.1\r\nHost: secure.test\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: secure.test.\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: SECURE.test.:80\r\n\r\n",
+        "GET http://secure.test/x HTTP/1.0\r\n\r\n",
+    ] {
+        let mut c = Conn::connect(gw.addr);
+        c.set_read_timeout(Duration::from_secs(10));
+        c.send(raw.as_bytes()).unwrap();
+        let r = c.try_response("GET").unwrap();
+        assert_eq!(r.status, 401, "{raw:?} must reach the protected virtual host: {}", r.summary());
+    }
+    assert_eq!(open_up.hits(), 0, "the catch-all served a request for the protected host");
+    let mut c = Conn::connect(gw.addr);
+    c.send(b"GET /x HTTP/1.0\r\n\r\n").unwrap();
+    assert_eq!(c.try_response("GET").unwrap().status, 200, "no host: the catch-all");
+    let got = open_up.requests();
+    assert!(got[0].header("host").is_some(), "an HTTP/1.1 upstream request always has a Host");
+}

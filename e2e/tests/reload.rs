@@ -152,3 +152,33 @@ fn a_request_parked_on_discovery_is_answered_across_a_reload() {
     let r = c.get("/slow/y", &[("Authorization", &format!("Bearer {token}"))]);
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[test]
+fn the_next_request_on_an_idle_connection_uses_the_reloaded_rules() {
+    let idp = Idp::start();
+    let rec = Recorder::start();
+    let open = route("api", "/api/*", &idp.discovery(), rec.addr, "");
+    let gw = Gateway::start(&format!("routes:\n{open}"), &idp.ca);
+    let auth = format!("Bearer {}", idp.jwt("read", RESOURCE));
+    let h = [("Authorization", auth.as_str())];
+    let mut kept = Conn::connect(gw.addr);
+    assert_eq!(kept.get("/api/x", &h).status, 200);
+    // The connection now waits idle for its next request while the rules tighten.
+    let scoped =
+        route("api", "/api/*", &idp.discovery(), rec.addr, "        required_scopes: [admin]");
+    assert_eq!(gw.reload(&format!("routes:\n{scoped}")), Reload::Applied, "{}", gw.stderr());
+    let r = kept.get("/api/x", &h);
+    assert_eq!(r.status, 403, "the first request after the reload: {}", r.summary());
+    // A reload that replaces the provider (another timeout) must not leave idle connections
+    // on a handle whose provider is gone.
+    let retimed = route(
+        "api",
+        "/api/*",
+        &idp.discovery(),
+        rec.addr,
+        "        required_scopes: [admin]\n        timeout: 4",
+    );
+    assert_eq!(gw.reload(&format!("routes:\n{retimed}")), Reload::Applied, "{}", gw.stderr());
+    let r = kept.get("/api/x", &h);
+    assert_eq!(r.status, 403, "after a provider change: {}", r.summary());
+}

@@ -126,6 +126,31 @@ fn log_sink(dest: &AccessLog) -> Option<oidc_monoio::LogFactory> {
     }))
 }
 
+/// Settings read once at start (listeners, threads, log and trust files); a reload that
+/// changes them must say so instead of pretending they applied.
+fn restart_only_changes(
+    old: &oidc_proxy::config::GatewaySettings,
+    new: &oidc_proxy::config::GatewaySettings,
+) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if old.listen != new.listen {
+        changed.push("listen");
+    }
+    if old.workers != new.workers {
+        changed.push("workers");
+    }
+    if old.access_log != new.access_log {
+        changed.push("access_log");
+    }
+    if old.ssl_ca_file != new.ssl_ca_file {
+        changed.push("ssl_ca_file");
+    }
+    if old.max_connections != new.max_connections {
+        changed.push("max_connections");
+    }
+    changed
+}
+
 fn main() -> ExitCode {
     // mimalloc asks for transparent huge pages on its arenas. For a heap this small they buy no
     // measurable speed (benches/BENCHMARKS.md) and cost 2 MiB of RSS per touched region: idle
@@ -223,6 +248,13 @@ fn main() -> ExitCode {
         if hup.swap(false, Ordering::AcqRel) {
             match load(&args.config) {
                 Ok(new) => {
+                    let old = shared.config.lock().map(|c| Arc::clone(&c));
+                    let old = old.unwrap_or_else(|e| Arc::clone(&e.into_inner()));
+                    for setting in restart_only_changes(&old.gateway, &new.gateway) {
+                        eprintln!(
+                            "reload: gateway.{setting} changed; the running value stays until a restart"
+                        );
+                    }
                     *shared.config.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
                         Arc::new(new);
                     let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;

@@ -78,4 +78,24 @@ impl Connector for UpstreamConnector {
         s.set_nodelay(true)?;
         Ok(Conn(s))
     }
+
+    fn is_reusable(&self, conn: &TcpConn) -> bool {
+        use std::os::fd::{AsRawFd as _, BorrowedFd};
+        // monoio exposes only the raw descriptor of its streams.
+        // SAFETY: `conn` owns the descriptor and outlives this borrow, which ends with the call.
+        #[allow(unsafe_code)]
+        let fd = unsafe { BorrowedFd::borrow_raw(conn.0.as_raw_fd()) };
+        // A non-blocking peek: "would block" is the one answer that means idle and open; data
+        // or end of stream (0) or an error means the connection must not carry a request. No
+        // I/O is pending on a pooled connection, so this does not race the ring.
+        let mut byte = [0u8; 1];
+        matches!(
+            rustix::net::recv(
+                fd,
+                &mut byte,
+                rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT
+            ),
+            Err(rustix::io::Errno::AGAIN)
+        )
+    }
 }

@@ -156,17 +156,22 @@ async fn exchange<C: IdpConnector>(
     intent: &HttpIntent,
 ) -> Result<(u16, Vec<u8>), FailureKind> {
     let target = Target::parse(&intent.url).ok_or(FailureKind::Protocol)?;
-    let proxy = intent.proxy.as_ref().and_then(|p| {
-        if p.no_proxy.as_deref().is_some_and(|l| no_proxy_matches(l, &target.host)) {
-            return None;
+    // A configured proxy that cannot be used fails the call: connecting directly instead
+    // would silently bypass the egress proxy (configuration loading refuses such URLs).
+    let proxy = match intent.proxy.as_ref() {
+        Some(p) if !p.no_proxy.as_deref().is_some_and(|l| no_proxy_matches(l, &target.host)) => {
+            let (url, auth) = if target.tls {
+                (p.https_proxy.as_deref(), p.https_proxy_authorization.as_deref())
+            } else {
+                (p.http_proxy.as_deref(), p.http_proxy_authorization.as_deref())
+            };
+            match url {
+                Some(url) => Some((Target::parse(url).ok_or(FailureKind::Connect)?, auth)),
+                None => None,
+            }
         }
-        let (url, auth) = if target.tls {
-            (p.https_proxy.as_deref()?, p.https_proxy_authorization.as_deref())
-        } else {
-            (p.http_proxy.as_deref()?, p.http_proxy_authorization.as_deref())
-        };
-        Some((Target::parse(url)?, auth))
-    });
+        _ => None,
+    };
     let request = request_bytes(intent, &target, proxy.as_ref().map(|(_, auth)| *auth));
     let via = proxy.as_ref().map(|(p, auth)| ProxyKey {
         host: p.host.clone(),

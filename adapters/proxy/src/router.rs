@@ -1,7 +1,11 @@
 //! Route matching: deterministic, most specific wins.
 //!
-//! Exact URIs beat prefixes; a longer prefix beats a shorter one; among routes that match
-//! equally well, higher `priority` wins, then the earlier route in the file. Exact URIs are
+//! As APISIX's default router (`radixtree_host_uri`), routes that name hosts are tried before
+//! routes that do not: a host-less catch-all never shadows a virtual host. Within each group,
+//! exact URIs beat prefixes; a longer prefix beats a shorter one; among routes that match
+//! equally well, higher `priority` wins, then the earlier route in the file. Host names
+//! compare case-insensitively, without a port and without a trailing dot (`example.com.` is
+//! `example.com`, as nginx reads it). Exact URIs are
 //! looked up in a hash map, so their cost does not grow with the number of routes; prefixes are
 //! scanned longest first.
 
@@ -17,7 +21,10 @@ struct Filter {
 }
 
 impl Filter {
-    fn accepts(&self, method: &str, host: Option<&str>) -> bool {
+    fn accepts(&self, method: &str, host: Option<&str>, with_hosts: bool) -> bool {
+        if self.hosts.is_empty() == with_hosts {
+            return false;
+        }
         let method_ok = self.methods.is_empty() || self.methods.iter().any(|m| m == method);
         let host_ok = self.hosts.is_empty()
             || host.is_some_and(|h| {
@@ -25,6 +32,7 @@ impl Filter {
                     .rsplit_once(':')
                     .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
                     .map_or(h, |(h, _)| h);
+                let h = h.strip_suffix('.').unwrap_or(h);
                 self.hosts.iter().any(|pattern| host_matches(pattern, h))
             });
         method_ok && host_ok
@@ -54,6 +62,8 @@ pub struct Router {
     /// (prefix, route), longest prefix first, then priority, then file order.
     prefixes: Vec<(String, usize)>,
     filters: Vec<Filter>,
+    /// Whether any route names hosts (otherwise the host pass is skipped).
+    any_hosts: bool,
 }
 
 impl Router {
@@ -75,16 +85,27 @@ impl Router {
             list.dedup();
         }
         prefixes.sort_by_key(|(p, i)| (std::cmp::Reverse(p.len()), priority(*i), *i));
-        let filters = routes
+        let filters: Vec<Filter> = routes
             .iter()
             .map(|r| Filter { methods: r.methods.clone(), hosts: r.hosts.clone() })
             .collect();
-        Self { exact, prefixes, filters }
+        let any_hosts = filters.iter().any(|f| !f.hosts.is_empty());
+        Self { exact, prefixes, filters, any_hosts }
     }
 
     /// The route for a request, if any. `path` excludes the query string.
     pub fn find(&self, method: &str, host: Option<&str>, path: &str) -> Option<usize> {
-        let ok = |i: usize| self.filters.get(i).is_some_and(|f| f.accepts(method, host));
+        if self.any_hosts
+            && let Some(i) = self.find_in(method, host, path, true)
+        {
+            return Some(i);
+        }
+        self.find_in(method, host, path, false)
+    }
+
+    /// One pass: routes with hosts, or routes without.
+    fn find_in(&self, method: &str, host: Option<&str>, path: &str, hosts: bool) -> Option<usize> {
+        let ok = |i: usize| self.filters.get(i).is_some_and(|f| f.accepts(method, host, hosts));
         if let Some(list) = self.exact.get(path)
             && let Some(&i) = list.iter().find(|&&i| ok(i))
         {
@@ -147,6 +168,21 @@ mod tests {
         assert_eq!(r.find("GET", Some("example.com"), "/a"), None);
         assert_eq!(r.find("GET", Some("API.test"), "/a"), Some(2));
         assert_eq!(r.find("GET", None, "/a"), None);
+    }
+
+    #[test]
+    fn host_routes_come_first_and_trailing_dots_do_not_escape_them() {
+        let r = router(&format!(
+            "routes:
+  - {{uri: '/*', {UP}}}
+  - {{uri: '/*', host: secure.test, {UP}}}
+"
+        ));
+        assert_eq!(r.find("GET", Some("secure.test"), "/x"), Some(1));
+        assert_eq!(r.find("GET", Some("secure.test."), "/x"), Some(1));
+        assert_eq!(r.find("GET", Some("SECURE.test.:80"), "/x"), Some(1));
+        assert_eq!(r.find("GET", Some("other.test"), "/x"), Some(0));
+        assert_eq!(r.find("GET", None, "/x"), Some(0));
     }
 
     #[test]

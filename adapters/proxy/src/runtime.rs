@@ -93,6 +93,15 @@ pub trait Connector {
     type Conn: Duplex;
     /// Opens a TCP connection.
     async fn connect(&self, addr: SocketAddr) -> io::Result<Self::Conn>;
+    /// Whether an idle pooled connection may carry another request: nothing is waiting to be
+    /// read on it (an unsolicited response, or the upstream's close). Checked, without
+    /// blocking, before each reuse; upstreams close idle connections after a few seconds
+    /// (gunicorn 2 s, Node.js 5 s), and bytes left on a connection would answer the next
+    /// client's request.
+    fn is_reusable(&self, conn: &Self::Conn) -> bool {
+        let _ = conn;
+        true
+    }
 }
 
 /// Connects to identity providers: TCP, then TLS with certificate verification.

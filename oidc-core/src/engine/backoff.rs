@@ -1,5 +1,10 @@
-//! Backoff per introspection endpoint: after a failure the engine answers 503 at once until
-//! the retry time instead of sending every waiting request's token to a failing IdP.
+//! Backoff per introspection endpoint: once it fails several calls in a row, the engine
+//! answers 503 at once until the retry time instead of sending every waiting request's token
+//! to a failing IdP.
+//!
+//! Only failures of the endpoint count (no connection, TLS, timeout, 5xx), never an answer
+//! about one token, and only several in a row: a client must not be able to switch
+//! introspection off for everyone with a few tokens the IdP chokes on.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -11,6 +16,9 @@ use super::settings::Settings;
 /// practice); beyond it the table starts over rather than grow.
 const MAX_ENDPOINTS: usize = 256;
 
+/// Consecutive failures before the endpoint is left alone.
+const FAILURES_BEFORE_BACKOFF: u32 = 3;
+
 #[derive(Debug, Default)]
 pub(crate) struct EndpointBackoff {
     failing: BTreeMap<String, (u32, Instant)>,
@@ -19,7 +27,10 @@ pub(crate) struct EndpointBackoff {
 impl EndpointBackoff {
     /// Seconds to wait when `endpoint` may not be called yet.
     pub(crate) fn blocked(&self, endpoint: &str, now: Instant) -> Option<u64> {
-        let (_, retry_at) = self.failing.get(endpoint)?;
+        let (failures, retry_at) = self.failing.get(endpoint)?;
+        if *failures < FAILURES_BEFORE_BACKOFF {
+            return None;
+        }
         (now < *retry_at)
             .then(|| (retry_at.as_micros().saturating_sub(now.as_micros()) / 1_000_000).max(1))
     }
@@ -31,7 +42,7 @@ impl EndpointBackoff {
         }
         let entry = self.failing.entry(String::from(endpoint)).or_insert((0, now));
         entry.0 = entry.0.saturating_add(1);
-        let exp = entry.0.saturating_sub(1).min(16);
+        let exp = entry.0.saturating_sub(FAILURES_BEFORE_BACKOFF).min(16);
         let backoff =
             settings.backoff_base_ms.saturating_mul(1u64 << exp).min(settings.backoff_max_ms);
         entry.1 = now.plus_millis(backoff);

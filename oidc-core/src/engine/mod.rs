@@ -667,7 +667,13 @@ impl Engine {
                     Err(_) => 0,
                 };
                 self.fetch_failed(Purpose::Introspection, alloc::format!("http_{status}"));
-                self.introspection_backoff.failed(endpoint, now.mono, &self.settings);
+                // A 4xx is the IdP's answer about this token (one a client chose); only a 5xx
+                // says the endpoint is failing.
+                if status >= 500 {
+                    self.introspection_backoff.failed(endpoint, now.mono, &self.settings);
+                } else {
+                    self.introspection_backoff.succeeded(endpoint);
+                }
                 // A 5xx is the IdP failing (503); anything else it said is unusable (502).
                 Err(if status >= 500 {
                     Denial::unavailable(Reason::IdpUnavailable, 1)

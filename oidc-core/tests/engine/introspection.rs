@@ -42,9 +42,19 @@ fn active_inactive_and_malformed() {
     let calls = h.idp.calls.get(&Purpose::Introspection).copied();
     assert_eq!(status(&h.bearer("revoked")), 401);
     assert_eq!(h.idp.calls.get(&Purpose::Introspection).copied(), calls);
+    // A 4xx about one token does not touch other tokens.
+    h.idp.introspection_status = 400;
+    assert_eq!(status(&h.bearer("junk-1")), 502);
+    assert_eq!(status(&h.bearer("junk-2")), 502);
+    assert_eq!(status(&h.bearer("junk-3")), 502);
+    h.idp.introspection_status = 200;
+    h.idp.introspection.insert("fresh".into(), active(T0 + 300));
+    assert_eq!(status(&h.bearer("fresh")), 200, "introspection still works for everyone");
     h.idp.introspection_status = 500;
-    assert_eq!(status(&h.bearer("other")), 503);
-    // A failing endpoint is left alone until its backoff ends.
+    for t in ["other", "other-a", "other-c"] {
+        assert_eq!(status(&h.bearer(t)), 503);
+    }
+    // Three failures in a row: the endpoint is left alone until its backoff ends.
     let calls = h.idp.calls.get(&Purpose::Introspection).copied();
     assert_eq!(status(&h.bearer("other-b")), 503);
     assert_eq!(h.idp.calls.get(&Purpose::Introspection).copied(), calls);

@@ -158,7 +158,13 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
     // idempotent and nothing of it is still to come from the client.
     let retryable = rewrite::is_idempotent(&head.method) && framing == BodyFraming::None;
 
-    let mut pooled = pool.take(&node.addr);
+    let mut pooled = None;
+    while let Some(c) = pool.take(&node.addr) {
+        if connector.is_reusable(&c) {
+            pooled = Some(c);
+            break;
+        }
+    }
     let (mut conn, mut resp_head, mut resp_buf) = loop {
         let fresh = pooled.is_none();
         let mut conn = match pooled.take() {
@@ -201,7 +207,10 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
     // a route that allows it (`enable_websocket`); any other 101 cannot be given to the client.
     if resp_head.status == 101 {
         let Some(asked) = upgrade else { return Err(Failure::Status(502)) };
-        let protocol = resp_head.header("upgrade").map_or(asked, <[u8]>::to_vec);
+        if !resp_head.header("upgrade").is_none_or(|p| p.eq_ignore_ascii_case(&asked)) {
+            return Err(Failure::Status(502));
+        }
+        let protocol = asked;
         let mut headers = std::mem::take(&mut resp_head.headers);
         crate::http::strip_hop_by_hop(&mut headers);
         headers.push(crate::http::Header::new("Connection", "upgrade"));

@@ -184,6 +184,9 @@ pub async fn serve_connection<S, T, C>(
                 return;
             }
         };
+        // The configuration in force when the head arrived, not when the idle wait began: a
+        // reload during a keep-alive pause applies to the next request.
+        let gw = current();
         let started = Instant::now();
         // The request's state machine (routing, the decision, forwarding, bodies) is several
         // KiB; boxed, it exists only while a request is in flight, and an idle keep-alive
@@ -325,7 +328,8 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
         (None, _) => String::new(),
         // The raw path of a refused target is not logged: it is the client's text.
         (Some(_), Err(_)) => "-".into(),
-        (Some(_), Ok(())) => head.path().to_string(),
+        // Path parameters (`;jsessionid=...`) can carry session secrets: not logged.
+        (Some(_), Ok(())) => head.path().split(';').next().unwrap_or("").to_string(),
     };
     let mut entry =
         Entry { peer: Some(peer), method: &method, path: &path, auth: "none", ..Entry::default() };

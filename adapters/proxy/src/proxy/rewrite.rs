@@ -12,9 +12,18 @@ use crate::http::{BodyFraming, Header, RequestHead, ResponseHead, Version, strip
 
 /// Forwarding fields the gateway writes itself; a client's values are dropped (RFC 7239
 /// `Forwarded` and `X-Real-IP` included: the gateway sets `X-Real-IP`, and sends no
-/// `Forwarded`, so an upstream never reads a client-chosen address from either).
-const FORWARDING: [&str; 5] =
-    ["x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-real-ip", "forwarded"];
+/// `Forwarded`, so an upstream never reads a client-chosen address from either). Also the
+/// URL-override fields some frameworks (IIS, Symfony, Zend) route on instead of the request
+/// line: the path the gateway authorized must be the path the upstream serves.
+const FORWARDING: [&str; 7] = [
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-real-ip",
+    "forwarded",
+    "x-original-url",
+    "x-rewrite-url",
+];
 
 /// Puts the request target in its one canonical origin form (see [`crate::http::canon`]):
 /// absolute-form becomes origin-form, then dot segments, escapes and repeated slashes are
@@ -27,6 +36,14 @@ pub fn canonicalize(head: &mut RequestHead, servlet: bool) -> Result<(), PathErr
     if !head.target.starts_with('/') {
         if head.target == "*" || head.method == "CONNECT" {
             return Err(PathError::NotOriginForm);
+        }
+        // RFC 9112 §3.2.2: the authority of an absolute-form target is the host (the parser
+        // has refused a `Host` that disagrees); keep it for routing once the target is
+        // origin-form.
+        if head.header("host").is_none()
+            && let Some(authority) = head.host().map(str::to_string)
+        {
+            head.set_header("Host", authority);
         }
         let path = head.path();
         let path = if path.is_empty() { "/" } else { path };
@@ -83,14 +100,17 @@ pub fn drop_reserved(headers: &mut Vec<Header>) {
 }
 
 /// The protocol a client asks to switch to (`Connection: upgrade` with one `Upgrade` field,
-/// on a request without a body). Read before the hop-by-hop fields are removed.
+/// on a request without a body): only WebSocket, the protocol `enable_websocket` is for (an
+/// `h2c` or other upgrade would make the tunnel carry a protocol nobody checked). Read before
+/// the hop-by-hop fields are removed.
 pub fn wants_upgrade(head: &RequestHead) -> Option<Vec<u8>> {
     let mut upgrades = head.header_all("upgrade");
     let value = upgrades.next()?;
     let asked = head
         .header_all("connection")
         .any(|v| v.split(|b| *b == b',').any(|e| e.trim_ascii().eq_ignore_ascii_case(b"upgrade")));
-    (asked && upgrades.next().is_none() && head.framing == BodyFraming::None)
+    let websocket = value.eq_ignore_ascii_case(b"websocket");
+    (asked && websocket && upgrades.next().is_none() && head.framing == BodyFraming::None)
         .then(|| value.to_vec())
 }
 
@@ -140,6 +160,15 @@ pub fn upstream_head(
             head.set_header("Host", h.as_bytes());
         }
         PassHost::Rewrite(h) => head.set_header("Host", h.as_bytes()),
+    }
+    // An HTTP/1.0 client may send no Host; the upstream request is HTTP/1.1, which needs one.
+    if head.header("host").is_none() {
+        let h = if node.port == 80 {
+            node.host.clone()
+        } else {
+            format!("{}:{}", node.host, node.port)
+        };
+        head.set_header("Host", h.as_bytes());
     }
     head.version = Version::Http11;
 }
@@ -199,6 +228,13 @@ mod tests {
     }
 
     #[test]
+    fn absolute_form_keeps_its_host() {
+        let mut h = head("GET http://secure.test/x HTTP/1.0\r\n\r\n");
+        canonicalize(&mut h, false).unwrap();
+        assert_eq!((h.target.as_str(), h.host()), ("/x", Some("secure.test")));
+    }
+
+    #[test]
     fn absolute_form_becomes_canonical_origin_form() {
         let mut h = head("GET http://a.test/public/../api/x?q=1 HTTP/1.1\r\nHost: a.test\r\n\r\n");
         canonicalize(&mut h, false).unwrap();
@@ -237,6 +273,8 @@ mod tests {
             Header::new("X_Forwarded_For", "1.2.3.4"),
             Header::new("X-Forwarded-For", "5.6.7.8"),
             Header::new("X-Userinfo-Extra", "kept"),
+            Header::new("X-Original-URL", "/admin"),
+            Header::new("x_rewrite_url", "/admin"),
             Header::new("Authorization", "Bearer t"),
         ];
         drop_reserved(&mut hs);
