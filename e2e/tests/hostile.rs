@@ -1204,6 +1204,15 @@ fn host_routes_win_over_catch_alls_whatever_the_host_spelling() {
         let r = c.try_response("GET").unwrap();
         assert_eq!(r.status, 401, "{raw:?} must reach the protected virtual host: {}", r.summary());
     }
+    for bad in
+        ["secure.test:abc", "secure.test:80.", "secure.test:80:80", "secure.test..", ".secure.test"]
+    {
+        let mut c = Conn::connect(gw.addr);
+        c.set_read_timeout(Duration::from_secs(10));
+        c.send(format!("GET /x HTTP/1.1\r\nHost: {bad}\r\n\r\n").as_bytes()).unwrap();
+        let r = c.try_response("GET").unwrap();
+        assert_eq!(r.status, 400, "Host {bad:?}: {}", r.summary());
+    }
     assert_eq!(open_up.hits(), 0, "the catch-all served a request for the protected host");
     let mut c = Conn::connect(gw.addr);
     c.send(b"GET /x HTTP/1.0\r\n\r\n").unwrap();

@@ -1,7 +1,9 @@
 //! Route matching: deterministic, most specific wins.
 //!
-//! As APISIX's default router (`radixtree_host_uri`), routes that name hosts are tried before
-//! routes that do not: a host-less catch-all never shadows a virtual host. Within each group,
+//! As APISIX's default router (`radixtree_host_uri`), routes are tried by host first: routes
+//! naming the exact host, then routes whose wildcard (`*.example.com`) matches it, then routes
+//! naming no host. A host-less catch-all never shadows a virtual host, and a wildcard host's
+//! route never shadows an exact host's. Within each group,
 //! exact URIs beat prefixes; a longer prefix beats a shorter one; among routes that match
 //! equally well, higher `priority` wins, then the earlier route in the file. Host names
 //! compare case-insensitively, without a port and without a trailing dot (`example.com.` is
@@ -21,21 +23,43 @@ struct Filter {
 }
 
 impl Filter {
-    fn accepts(&self, method: &str, host: Option<&str>, with_hosts: bool) -> bool {
-        if self.hosts.is_empty() == with_hosts {
-            return false;
-        }
+    fn accepts(&self, method: &str, host: Option<&str>, group: HostGroup) -> bool {
         let method_ok = self.methods.is_empty() || self.methods.iter().any(|m| m == method);
-        let host_ok = self.hosts.is_empty()
-            || host.is_some_and(|h| {
-                let h = h
-                    .rsplit_once(':')
-                    .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
-                    .map_or(h, |(h, _)| h);
-                let h = h.strip_suffix('.').unwrap_or(h);
-                self.hosts.iter().any(|pattern| host_matches(pattern, h))
-            });
+        let host_ok = match group {
+            HostGroup::None => self.hosts.is_empty(),
+            HostGroup::Exact | HostGroup::Wildcard => host.is_some_and(|h| {
+                let wildcard = group == HostGroup::Wildcard;
+                self.hosts
+                    .iter()
+                    .filter(|p| p.starts_with("*.") == wildcard)
+                    .any(|pattern| host_matches(pattern, h))
+            }),
+        };
         method_ok && host_ok
+    }
+}
+
+/// Which routes a pass considers, in the order they are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostGroup {
+    Exact,
+    Wildcard,
+    None,
+}
+
+/// The host name of a `Host` value (validated by the parser): without the port (after the
+/// last `:` outside brackets) and without a trailing dot.
+fn host_name(host: &str) -> &str {
+    let h = match host.rfind(':') {
+        Some(i) if !host.get(i..).is_some_and(|p| p.contains(']')) => host.get(..i).unwrap_or(host),
+        _ => host,
+    };
+    h.strip_suffix('.').unwrap_or(h)
+}
+
+impl Filter {
+    fn has_hosts(&self) -> bool {
+        !self.hosts.is_empty()
     }
 }
 
@@ -89,22 +113,31 @@ impl Router {
             .iter()
             .map(|r| Filter { methods: r.methods.clone(), hosts: r.hosts.clone() })
             .collect();
-        let any_hosts = filters.iter().any(|f| !f.hosts.is_empty());
+        let any_hosts = filters.iter().any(Filter::has_hosts);
         Self { exact, prefixes, filters, any_hosts }
     }
 
     /// The route for a request, if any. `path` excludes the query string.
     pub fn find(&self, method: &str, host: Option<&str>, path: &str) -> Option<usize> {
-        if self.any_hosts
-            && let Some(i) = self.find_in(method, host, path, true)
-        {
-            return Some(i);
+        let host = host.map(host_name);
+        if self.any_hosts {
+            for group in [HostGroup::Exact, HostGroup::Wildcard] {
+                if let Some(i) = self.find_in(method, host, path, group) {
+                    return Some(i);
+                }
+            }
         }
-        self.find_in(method, host, path, false)
+        self.find_in(method, host, path, HostGroup::None)
     }
 
-    /// One pass: routes with hosts, or routes without.
-    fn find_in(&self, method: &str, host: Option<&str>, path: &str, hosts: bool) -> Option<usize> {
+    /// One pass over one host group.
+    fn find_in(
+        &self,
+        method: &str,
+        host: Option<&str>,
+        path: &str,
+        hosts: HostGroup,
+    ) -> Option<usize> {
         let ok = |i: usize| self.filters.get(i).is_some_and(|f| f.accepts(method, host, hosts));
         if let Some(list) = self.exact.get(path)
             && let Some(&i) = list.iter().find(|&&i| ok(i))
@@ -183,6 +216,19 @@ mod tests {
         assert_eq!(r.find("GET", Some("SECURE.test.:80"), "/x"), Some(1));
         assert_eq!(r.find("GET", Some("other.test"), "/x"), Some(0));
         assert_eq!(r.find("GET", None, "/x"), Some(0));
+    }
+
+    #[test]
+    fn an_exact_host_beats_a_wildcard_whatever_the_paths() {
+        let r = router(&format!(
+            "routes:
+  - {{uri: '/pub/*', hosts: ['*.example.com'], {UP}}}
+  - {{uri: '/*', host: admin.example.com, {UP}}}
+"
+        ));
+        assert_eq!(r.find("GET", Some("admin.example.com"), "/pub/x"), Some(1));
+        assert_eq!(r.find("GET", Some("www.example.com"), "/pub/x"), Some(0));
+        assert_eq!(r.find("GET", Some("[::1]:8080"), "/pub/x"), None);
     }
 
     #[test]

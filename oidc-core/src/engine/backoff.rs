@@ -2,9 +2,11 @@
 //! answers 503 at once until the retry time instead of sending every waiting request's token
 //! to a failing IdP.
 //!
-//! Only failures of the endpoint count (no connection, TLS, timeout, 5xx), never an answer
+//! Only failures of the endpoint count (no connection, TLS, timeout, 5xx, 429), never a 4xx
 //! about one token, and only several in a row: a client must not be able to switch
-//! introspection off for everyone with a few tokens the IdP chokes on.
+//! introspection off for everyone with a few tokens the IdP chokes on. Failures a token could
+//! provoke (a timeout, a 5xx) give one short backoff and then need as many again; only
+//! failures no token can cause (no connection, TLS) escalate the backoff.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -27,25 +29,37 @@ pub(crate) struct EndpointBackoff {
 impl EndpointBackoff {
     /// Seconds to wait when `endpoint` may not be called yet.
     pub(crate) fn blocked(&self, endpoint: &str, now: Instant) -> Option<u64> {
-        let (failures, retry_at) = self.failing.get(endpoint)?;
-        if *failures < FAILURES_BEFORE_BACKOFF {
-            return None;
-        }
+        let (_, retry_at) = self.failing.get(endpoint)?;
         (now < *retry_at)
             .then(|| (retry_at.as_micros().saturating_sub(now.as_micros()) / 1_000_000).max(1))
     }
 
-    /// Records a failed call: exponential backoff from `backoff_base_ms` to `backoff_max_ms`.
-    pub(crate) fn failed(&mut self, endpoint: &str, now: Instant, settings: &Settings) {
+    /// Records a failed call. From the third in a row: a backoff of `backoff_base_ms`, doubling
+    /// per further failure up to `backoff_max_ms` when `escalate` (the endpoint is unreachable);
+    /// otherwise the base once, and the count starts over.
+    pub(crate) fn failed(
+        &mut self,
+        endpoint: &str,
+        now: Instant,
+        settings: &Settings,
+        escalate: bool,
+    ) {
         if self.failing.len() >= MAX_ENDPOINTS && !self.failing.contains_key(endpoint) {
             self.failing.clear();
         }
         let entry = self.failing.entry(String::from(endpoint)).or_insert((0, now));
         entry.0 = entry.0.saturating_add(1);
-        let exp = entry.0.saturating_sub(FAILURES_BEFORE_BACKOFF).min(16);
+        if entry.0 < FAILURES_BEFORE_BACKOFF {
+            return;
+        }
+        let exp =
+            if escalate { entry.0.saturating_sub(FAILURES_BEFORE_BACKOFF).min(16) } else { 0 };
         let backoff =
             settings.backoff_base_ms.saturating_mul(1u64 << exp).min(settings.backoff_max_ms);
         entry.1 = now.plus_millis(backoff);
+        if !escalate {
+            entry.0 = 0;
+        }
     }
 
     /// Records an answer: the endpoint works again.

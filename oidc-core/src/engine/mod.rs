@@ -630,7 +630,9 @@ impl Engine {
             Ok(r) => introspection::parse_response(r.status, r.body),
             Err(kind) => {
                 self.fetch_failed(Purpose::Introspection, String::from(kind.as_str()));
-                self.introspection_backoff.failed(endpoint, now.mono, &self.settings);
+                // Only an unreachable endpoint escalates; a timeout could be one token's doing.
+                let escalate = matches!(kind, FailureKind::Connect | FailureKind::Tls);
+                self.introspection_backoff.failed(endpoint, now.mono, &self.settings, escalate);
                 for token in waiters {
                     if self.pending.remove(&token).is_some() {
                         self.decide(
@@ -667,15 +669,15 @@ impl Engine {
                     Err(_) => 0,
                 };
                 self.fetch_failed(Purpose::Introspection, alloc::format!("http_{status}"));
-                // A 4xx is the IdP's answer about this token (one a client chose); only a 5xx
-                // says the endpoint is failing.
-                if status >= 500 {
-                    self.introspection_backoff.failed(endpoint, now.mono, &self.settings);
+                // A 4xx is the IdP's answer about this token (one a client chose); a 5xx or a
+                // 429 (rate limited) says the endpoint is failing or wants fewer calls.
+                if status >= 500 || status == 429 {
+                    self.introspection_backoff.failed(endpoint, now.mono, &self.settings, false);
                 } else {
                     self.introspection_backoff.succeeded(endpoint);
                 }
                 // A 5xx is the IdP failing (503); anything else it said is unusable (502).
-                Err(if status >= 500 {
+                Err(if status >= 500 || status == 429 {
                     Denial::unavailable(Reason::IdpUnavailable, 1)
                 } else {
                     Denial::bad_gateway(Reason::IdpBadResponse)

@@ -58,6 +58,20 @@ fn active_inactive_and_malformed() {
     let calls = h.idp.calls.get(&Purpose::Introspection).copied();
     assert_eq!(status(&h.bearer("other-b")), 503);
     assert_eq!(h.idp.calls.get(&Purpose::Introspection).copied(), calls);
+    // A 5xx could be one token's doing: the backoff does not escalate, and after it three new
+    // failures are needed before the next one.
+    h.advance_secs(2);
+    h.idp.introspection_status = 200;
+    h.idp.introspection.insert("after".into(), active(T0 + 300));
+    assert_eq!(status(&h.bearer("after")), 200, "one short backoff, then service again");
+    // A 429 asks for fewer calls: it counts, and the client gets a 503 to retry.
+    h.idp.introspection_status = 429;
+    for t in ["limited-1", "limited-2", "limited-3"] {
+        assert_eq!(status(&h.bearer(t)), 503);
+    }
+    let calls = h.idp.calls.get(&Purpose::Introspection).copied();
+    assert_eq!(status(&h.bearer("limited-4")), 503);
+    assert_eq!(h.idp.calls.get(&Purpose::Introspection).copied(), calls, "backing off");
     h.advance_secs(2);
     h.idp.introspection_status = 401;
     assert_eq!(status(&h.bearer("other2")), 502);

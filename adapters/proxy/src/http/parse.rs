@@ -19,8 +19,8 @@ use httparse::Status;
 use super::error::{Limits, ParseError};
 use super::head::{BodyFraming, Header, RequestHead, ResponseHead, Version};
 use super::syntax::{
-    is_authority, is_field_char, is_target_char, is_tchar, is_token, list_elements, split_absolute,
-    trim_ows,
+    is_authority, is_field_char, is_host_field, is_target_char, is_tchar, is_token, list_elements,
+    split_absolute, trim_ows,
 };
 
 /// What the parsers return: `Ok(None)` while more bytes are needed.
@@ -301,8 +301,13 @@ fn check_host(headers: &[Header], target: &str, version: Version) -> Result<(), 
     }
     match host {
         None if version == Version::Http11 => Err(ParseError::BadHost),
-        None => Ok(()),
-        Some(host) if !is_authority(host) => Err(ParseError::BadHost),
+        None => match split_absolute(target) {
+            Some((authority, _)) if !is_host_field(authority.as_bytes()) => {
+                Err(ParseError::BadHost)
+            }
+            _ => Ok(()),
+        },
+        Some(host) if !is_authority(host) || !is_host_field(host) => Err(ParseError::BadHost),
         Some(host) => match split_absolute(target) {
             Some((authority, _)) if !host.eq_ignore_ascii_case(authority.as_bytes()) => {
                 Err(ParseError::BadHost)

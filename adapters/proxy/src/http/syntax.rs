@@ -57,6 +57,43 @@ pub(super) fn is_authority(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_authority_char(b))
 }
 
+/// Whether `s` is a `Host` value a gateway can route on without ambiguity (RFC 9112 §3.2,
+/// RFC 3986 §3.2.2): a DNS-style name of non-empty labels (letters, digits, `-`, `_`; one
+/// trailing dot allowed), an IPv4 address, or a bracketed IPv6 literal; then optionally `:`
+/// and a decimal port. Anything else (`host:abc`, `host:80:80`, `a..b`, `.a`) is refused,
+/// because the router and the upstream could read different hosts from it.
+pub(super) fn is_host_field(s: &[u8]) -> bool {
+    let (host, port) = match s.first() {
+        Some(b'[') => {
+            let Some(close) = s.iter().position(|&b| b == b']') else { return false };
+            let (literal, rest) = s.split_at(close + 1);
+            let inner = literal.get(1..literal.len() - 1).unwrap_or_default();
+            let ok = !inner.is_empty()
+                && inner.iter().all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
+            if !ok {
+                return false;
+            }
+            match rest.split_first() {
+                None => return true,
+                Some((b':', port)) => (&b"x"[..], port),
+                Some(_) => return false,
+            }
+        }
+        _ => match s.iter().position(|&b| b == b':') {
+            Some(i) => (s.get(..i).unwrap_or_default(), s.get(i + 1..).unwrap_or_default()),
+            None => (s, &b"0"[..]),
+        },
+    };
+    let port_ok = !port.is_empty() && port.len() <= 5 && port.iter().all(u8::is_ascii_digit);
+    let name = host.strip_suffix(b".").unwrap_or(host);
+    let name_ok = !name.is_empty()
+        && name.split(|&b| b == b'.').all(|label| {
+            !label.is_empty()
+                && label.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    port_ok && name_ok
+}
+
 /// `s` without leading and trailing optional whitespace (SP / HTAB).
 pub(super) fn trim_ows(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
@@ -124,5 +161,44 @@ mod tests {
                 && !is_field_char(0x7f)
         );
         assert!(is_authority(b"[::1]:8080") && !is_authority(b"u@h") && !is_authority(b""));
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::is_host_field;
+
+    #[test]
+    fn hosts_the_router_and_an_upstream_read_alike() {
+        for ok in [
+            "a.test",
+            "a.test.",
+            "a.test:80",
+            "A-b_c.test:65535",
+            "127.0.0.1:8080",
+            "[::1]",
+            "[::1]:80",
+            "localhost",
+        ] {
+            assert!(is_host_field(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "a.test:abc",
+            "a.test:80.",
+            "a.test:+80",
+            "a.test:80:80",
+            "a..test",
+            ".a.test",
+            "a.test..",
+            "a.test:",
+            "[::1",
+            "[::1]x",
+            "",
+            "a test",
+            "a.test:123456",
+            "[]",
+        ] {
+            assert!(!is_host_field(bad.as_bytes()), "{bad}");
+        }
     }
 }

@@ -274,6 +274,31 @@ async fn read_head<S: Stream, T: Timer, C: Connector>(
     }
 }
 
+/// `path` with each segment's parameters replaced by `;*`.
+fn redact_parameters(path: &str) -> String {
+    if !path.contains(';') {
+        return path.to_string();
+    }
+    let parts: Vec<&str> = path
+        .split('/')
+        .map(|segment| match segment.split_once(';') {
+            Some((name, _)) => name,
+            None => segment,
+        })
+        .collect();
+    let mut out = String::with_capacity(path.len());
+    for (i, (part, segment)) in parts.iter().zip(path.split('/')).enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(part);
+        if segment.contains(';') {
+            out.push_str(";*");
+        }
+    }
+    out
+}
+
 fn deadlines(gw: &Gateway, route: Option<&crate::config::RouteConfig>) -> Deadlines {
     let g = &gw.config.gateway;
     let (send, read) = route.map_or((Duration::from_secs(60), Duration::from_secs(60)), |r| {
@@ -328,8 +353,9 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
         (None, _) => String::new(),
         // The raw path of a refused target is not logged: it is the client's text.
         (Some(_), Err(_)) => "-".into(),
-        // Path parameters (`;jsessionid=...`) can carry session secrets: not logged.
-        (Some(_), Ok(())) => head.path().split(';').next().unwrap_or("").to_string(),
+        // Path parameters (`;jsessionid=...`) can carry session secrets: their values are not
+        // logged, but where they were is.
+        (Some(_), Ok(())) => redact_parameters(head.path()),
     };
     let mut entry =
         Entry { peer: Some(peer), method: &method, path: &path, auth: "none", ..Entry::default() };
@@ -560,5 +586,17 @@ pub fn reason_phrase(status: u16) -> &'static str {
         504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
         _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_parameters;
+
+    #[test]
+    fn parameter_values_never_reach_the_log() {
+        assert_eq!(redact_parameters("/a/b"), "/a/b");
+        assert_eq!(redact_parameters("/api;jsessionid=S3CR3T/x"), "/api;*/x");
+        assert_eq!(redact_parameters("/a;x/b;y=1;z"), "/a;*/b;*");
     }
 }

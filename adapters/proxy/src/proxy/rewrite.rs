@@ -10,19 +10,27 @@ use crate::config::{Node, PassHost};
 use crate::http::canon::{PathError, canonical_target, is_canonical};
 use crate::http::{BodyFraming, Header, RequestHead, ResponseHead, Version, strip_hop_by_hop};
 
-/// Forwarding fields the gateway writes itself; a client's values are dropped (RFC 7239
+/// Forwarding fields the gateway writes itself (or that say where a request came from or
+/// what it was before a proxy rewrote it); a client's values are dropped (RFC 7239
 /// `Forwarded` and `X-Real-IP` included: the gateway sets `X-Real-IP`, and sends no
 /// `Forwarded`, so an upstream never reads a client-chosen address from either). Also the
 /// URL-override fields some frameworks (IIS, Symfony, Zend) route on instead of the request
 /// line: the path the gateway authorized must be the path the upstream serves.
-const FORWARDING: [&str; 7] = [
+const FORWARDING: [&str; 13] = [
     "x-forwarded-proto",
     "x-forwarded-host",
     "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-uri",
     "x-real-ip",
     "forwarded",
     "x-original-url",
     "x-rewrite-url",
+    "x-envoy-original-path",
+    // Method overrides: the method the route's `methods` allowed must be the one served.
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
 ];
 
 /// Puts the request target in its one canonical origin form (see [`crate::http::canon`]):
@@ -151,26 +159,24 @@ pub fn upstream_head(
     }
     match pass_host {
         PassHost::Pass => {}
-        PassHost::Node => {
-            let h = if node.port == 80 {
-                node.host.clone()
-            } else {
-                format!("{}:{}", node.host, node.port)
-            };
-            head.set_header("Host", h.as_bytes());
-        }
+        PassHost::Node => head.set_header("Host", node_host(node)),
         PassHost::Rewrite(h) => head.set_header("Host", h.as_bytes()),
     }
     // An HTTP/1.0 client may send no Host; the upstream request is HTTP/1.1, which needs one.
     if head.header("host").is_none() {
-        let h = if node.port == 80 {
-            node.host.clone()
-        } else {
-            format!("{}:{}", node.host, node.port)
-        };
-        head.set_header("Host", h.as_bytes());
+        head.set_header("Host", node_host(node));
     }
     head.version = Version::Http11;
+}
+
+/// A node as a `Host` value: IPv6 literals bracketed, the port unless it is 80.
+fn node_host(node: &Node) -> String {
+    let host = if node.host.contains(':') && !node.host.starts_with('[') {
+        format!("[{}]", node.host)
+    } else {
+        node.host.clone()
+    };
+    if node.port == 80 { host } else { format!("{host}:{}", node.port) }
 }
 
 /// How the response body travels to the client.
