@@ -101,7 +101,7 @@ pub use time::UnixTime;
 mod std_impls {
     //! `std::error::Error` for the public error types.
     use crate::config::{ConfigError, ConfigErrors};
-    use crate::crypto::{BadSignature, KeyRejected};
+    use crate::crypto::{AeadError, BadSignature, KeyRejected};
     use crate::discovery::DiscoveryError;
     use crate::jose::base64url::Base64Error;
     use crate::jose::json::JsonError;
@@ -110,6 +110,7 @@ mod std_impls {
     impl std::error::Error for ConfigError {}
     impl std::error::Error for ConfigErrors {}
     impl std::error::Error for BadSignature {}
+    impl std::error::Error for AeadError {}
     impl std::error::Error for KeyRejected {}
     impl std::error::Error for DiscoveryError {}
     impl std::error::Error for Base64Error {}
