@@ -91,7 +91,8 @@ impl CookieSettings {
                 return Err(CodecError::CookieDomain);
             }
         }
-        // RFC 6265bis §4.1.3.2: a `__Host-` cookie is host-only with `Path=/`, or browsers drop it.
+        // RFC 6265bis §4.1.3.2: a `__Host-` cookie is host-only with `Path=/`, or browsers
+        // drop it.
         if self.name.starts_with("__Host-") && (self.domain.is_some() || self.path != "/") {
             return Err(CodecError::HostPrefix);
         }

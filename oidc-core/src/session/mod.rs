@@ -17,13 +17,15 @@
 //! # struct Rng(u8);
 //! # impl Entropy for Rng {
 //! #     fn fill_public(&mut self, b: &mut [u8]) { self.fill_secret(b) }
-//! #     fn fill_secret(&mut self, b: &mut [u8]) { for x in b { self.0 = self.0.wrapping_add(1); *x = self.0 } }
+//! #     fn fill_secret(&mut self, b: &mut [u8]) {
+//! #         for x in b { self.0 = self.0.wrapping_add(1); *x = self.0 }
+//! #     }
 //! # }
 //! # let mut rng = Rng(0);
 //!
 //! let codec = SessionCodec::new(
 //!     &[b"a secret of at least 16 bytes".as_slice()],
-//!     Binding { issuer: "https://idp.example/.well-known/openid-configuration", client_id: "web" },
+//!     Binding { issuer: "https://idp.example/.well-known/openid-configuration", client_id: "a" },
 //!     CookieSettings::new("session"),
 //!     Timeouts::default(),
 //!     default_provider(),
@@ -44,7 +46,8 @@
 //! );
 //! let set_cookies = codec.seal(&session, login, &mut rng, CookieContext::new(true, 0))?;
 //! assert_eq!(set_cookies.len(), 1);
-//! assert!(set_cookies[0].as_str().ends_with("; Path=/; Max-Age=900; Secure; HttpOnly; SameSite=Lax"));
+//! let attributes = "; Path=/; Max-Age=900; Secure; HttpOnly; SameSite=Lax";
+//! assert!(set_cookies[0].as_str().ends_with(attributes));
 //!
 //! // A later request: the browser sends the cookie back.
 //! let header = format!("theme=dark; session={}", set_cookies[0].value());
