@@ -126,6 +126,7 @@ mod cookie;
 mod keyring;
 mod payload;
 mod seal;
+mod wipe;
 
 pub use chunk::{CookieLimits, MAX_CHUNKS, SessionCookies};
 pub use cookie::{CookieSettings, SetCookie};

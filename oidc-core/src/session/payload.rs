@@ -31,7 +31,9 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Range;
 
-use zeroize::{Zeroize as _, Zeroizing};
+use zeroize::Zeroize as _;
+
+use super::wipe::{WipedBytes, WipedText};
 
 use crate::time::UnixTime;
 
@@ -105,7 +107,7 @@ struct Spans {
 /// Not `Clone`: it holds credentials, and its one buffer is wiped when it is dropped. `Debug`
 /// shows the subject and the times, never a token or the userinfo.
 pub struct Session {
-    text: Zeroizing<String>,
+    text: WipedText,
     spans: Spans,
     access_token_expires_at: Option<UnixTime>,
     times: SessionTimes,
@@ -121,8 +123,8 @@ impl Session {
             Some(tokens.subject),
             tokens.userinfo,
         ];
-        let mut text =
-            Zeroizing::new(String::with_capacity(parts.iter().flatten().map(|p| p.len()).sum()));
+        // Exact capacity: the string never reallocates (which would leave a copy unwiped).
+        let mut text = String::with_capacity(parts.iter().flatten().map(|p| p.len()).sum());
         let mut push = |part: Option<&str>| {
             part.map(|p| {
                 let start = text.len();
@@ -138,7 +140,12 @@ impl Session {
             subject: subject.unwrap_or_default(),
             userinfo,
         };
-        Self { text, spans, access_token_expires_at: tokens.access_token_expires_at, times }
+        Self {
+            text: WipedText::new(text),
+            spans,
+            access_token_expires_at: tokens.access_token_expires_at,
+            times,
+        }
     }
 
     /// A session that starts at `now` (after a login).
@@ -270,11 +277,8 @@ impl Session {
     }
 
     /// Decodes the plaintext at `buf[start..]` and takes `buf` over as the session's text.
-    /// `buf` is wiped on every error path (it is a `Zeroizing` the caller keeps).
-    pub(crate) fn decode_from(
-        buf: &mut Zeroizing<Vec<u8>>,
-        start: usize,
-    ) -> Result<Self, PayloadError> {
+    /// `buf` is wiped on every error path (the caller keeps it, and it wipes itself).
+    pub(crate) fn decode_from(buf: &mut WipedBytes, start: usize) -> Result<Self, PayloadError> {
         let layout = Layout::parse(buf.get(start..).ok_or(PayloadError)?, start)?;
         // Move the strings to the front of the buffer, in order; each source lies at or after
         // its destination, so forward copies never overwrite unread bytes.
@@ -290,12 +294,15 @@ impl Session {
             *slot = Some(write..write + len);
             write += len;
         }
+        // What lies past the strings (stale copies of them, the header, the tag) is wiped
+        // before truncation: the session's text keeps this allocation, spare capacity and all.
+        buf.get_mut(write..).unwrap_or_default().zeroize();
         buf.truncate(write);
-        let bytes = core::mem::take(&mut **buf);
+        let bytes = core::mem::take(&mut buf.0);
         let text = match String::from_utf8(bytes) {
-            Ok(text) => Zeroizing::new(text),
+            Ok(text) => WipedText::new(text),
             Err(e) => {
-                e.into_bytes().zeroize();
+                buf.0 = e.into_bytes();
                 return Err(PayloadError);
             }
         };
@@ -486,7 +493,7 @@ mod tests {
     }
 
     fn round_trip(s: &Session) -> Session {
-        let mut buf = Zeroizing::new(alloc::vec![0xAA; 7]);
+        let mut buf = WipedBytes(alloc::vec![0xAA; 7]);
         s.encode_into(&mut buf);
         assert_eq!(buf.len(), 7 + s.encoded_len());
         Session::decode_from(&mut buf, 7).unwrap()
@@ -542,7 +549,7 @@ mod tests {
         let s = Session::start(&tokens(), UnixTime::from_secs(1));
         let mut good = Vec::new();
         s.encode_into(&mut good);
-        let decode = |bytes: &[u8]| Session::decode_from(&mut Zeroizing::new(bytes.to_vec()), 0);
+        let decode = |bytes: &[u8]| Session::decode_from(&mut WipedBytes(bytes.to_vec()), 0);
         assert!(decode(&good).is_ok());
         // Every truncation fails, and so does a trailing byte.
         for cut in 0..good.len() {
@@ -573,7 +580,7 @@ mod tests {
             put_varint(&mut buf, 0);
         }
         buf.extend_from_slice(&[1, 0xc3, 1, 0xa9]);
-        assert!(Session::decode_from(&mut Zeroizing::new(buf), 0).is_err());
+        assert!(Session::decode_from(&mut WipedBytes(buf), 0).is_err());
     }
 
     #[test]

@@ -24,14 +24,12 @@
 //! secret now and then.
 
 use alloc::string::String;
-use alloc::vec::Vec;
-
-use zeroize::Zeroizing;
 
 use super::chunk::{SessionCookies, chunk_name_len, chunks_needed, plan};
 use super::cookie::CookieSettings;
 use super::keyring::{KEY_ID_LEN, Keyring};
 use super::payload::Session;
+use super::wipe::WipedBytes;
 use super::{NoSession, SealError};
 use crate::crypto::{AEAD_NONCE_LEN, AEAD_TAG_LEN};
 use crate::engine::Entropy;
@@ -84,7 +82,7 @@ pub(crate) fn seal(
     if nonce == [0u8; AEAD_NONCE_LEN] {
         return Err(SealError::Entropy);
     }
-    let mut buf = Zeroizing::new(Vec::with_capacity(sealed_len));
+    let mut buf = WipedBytes::with_capacity(sealed_len);
     buf.extend_from_slice(&[VERSION, count_byte]);
     buf.extend_from_slice(key_id);
     buf.extend_from_slice(&nonce);
@@ -118,7 +116,7 @@ pub(crate) fn open(
         }
     }
     let (head, first_rest) = first.split_at_checked(HEADER_CHARS).ok_or(NoSession::Malformed)?;
-    let mut buf = Zeroizing::new(Vec::with_capacity(base64url::decoded_len_estimate(total)));
+    let mut buf = WipedBytes::with_capacity(base64url::decoded_len_estimate(total));
     base64url::decode_into(head, &mut buf).map_err(|_| NoSession::Malformed)?;
     let header: [u8; HEADER_LEN] = buf.as_slice().try_into().map_err(|_| NoSession::Malformed)?;
     let [version, count, k0, k1, k2, k3, nonce @ ..] = header;
@@ -150,7 +148,7 @@ pub(crate) fn open(
     // A failed open leaves the buffer unspecified, so a second candidate key (a key-id
     // collision, about 2^-32 per pair of secrets) gets a fresh copy of the ciphertext.
     let candidates = ring.by_id(&key_id).count();
-    let backup = (candidates > 1).then(|| Zeroizing::new(body.to_vec()));
+    let backup = (candidates > 1).then(|| WipedBytes(body.to_vec()));
     let mut opened = false;
     for (i, key) in ring.by_id(&key_id).enumerate() {
         if let (true, Some(copy)) = (i > 0, &backup) {
