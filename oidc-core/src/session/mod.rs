@@ -476,7 +476,8 @@ impl SessionCodec {
     }
 
     /// A codec for a route's `session` configuration (its one `secret`, its cookie options and
-    /// timeouts, the default budget).
+    /// timeouts, the default budget). This is cookie storage whatever `session.storage` says:
+    /// refusing or implementing `redis` is the caller's decision.
     pub fn from_config(
         config: &SessionConfig,
         binding: Binding<'_>,
