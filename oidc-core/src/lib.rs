@@ -26,6 +26,9 @@
 //!   named by its path.
 //! - [`claim_schema`]: the seam for `claim_schema` enforcement. The embedder supplies the JSON
 //!   Schema implementation; this crate has none and refuses a schema it cannot enforce.
+//! - [`session`]: the browser session cookie: AES-256-GCM sealed, bound to its issuer, client
+//!   and cookie name, chunked, with key rotation and the APISIX session timeouts. Pure: the
+//!   caller passes the time and the randomness.
 //! - [`engine`]: the sans-IO engine. Requests, the identity provider's answers and time go in;
 //!   HTTP intents for the identity provider and decisions come out. Its module documentation
 //!   states the run-loop contract (feed an input, drain outputs until `Idle`, answer every
@@ -92,6 +95,7 @@ pub mod crypto;
 pub mod discovery;
 pub mod engine;
 pub mod jose;
+pub mod session;
 pub mod time;
 mod util;
 
@@ -101,15 +105,19 @@ pub use time::UnixTime;
 mod std_impls {
     //! `std::error::Error` for the public error types.
     use crate::config::{ConfigError, ConfigErrors};
-    use crate::crypto::{BadSignature, KeyRejected};
+    use crate::crypto::{AeadError, BadSignature, KeyRejected};
     use crate::discovery::DiscoveryError;
     use crate::jose::base64url::Base64Error;
     use crate::jose::json::JsonError;
     use crate::jose::{ClaimError, JwksError, JwsError, KeyError, VerifyError};
+    use crate::session::{CodecError, SealError};
 
     impl std::error::Error for ConfigError {}
     impl std::error::Error for ConfigErrors {}
     impl std::error::Error for BadSignature {}
+    impl std::error::Error for AeadError {}
+    impl std::error::Error for CodecError {}
+    impl std::error::Error for SealError {}
     impl std::error::Error for KeyRejected {}
     impl std::error::Error for DiscoveryError {}
     impl std::error::Error for Base64Error {}

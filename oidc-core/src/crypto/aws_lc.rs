@@ -7,13 +7,14 @@
 
 use alloc::boxed::Box;
 
-use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey};
+use aws_lc_rs::{aead, hmac};
 use der::Encode as _;
 
 use super::{
-    BadSignature, CryptoProvider, KeyRejected, RSA_MAX_BITS, RSA_MIN_BITS_FLOOR, RUST_CRYPTO,
-    Verifier, bit_len, sec1_shape_ok, strip_leading_zeros,
+    AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN, AeadError, AeadKey, BadSignature, CryptoProvider,
+    KeyRejected, RSA_MAX_BITS, RSA_MIN_BITS_FLOOR, RUST_CRYPTO, Verifier, bit_len, sec1_shape_ok,
+    strip_leading_zeros,
 };
 use crate::jose::{Algorithm, Curve};
 
@@ -107,6 +108,46 @@ impl CryptoProvider for AwsLc {
         der: super::PrivateKeyDer<'_>,
     ) -> Result<Box<dyn super::SigningKey>, KeyRejected> {
         super::aws_lc_sign::signing_key(alg, der)
+    }
+
+    fn aes256_gcm_key(&self, key: &[u8; AEAD_KEY_LEN]) -> Result<Box<dyn AeadKey>, KeyRejected> {
+        let key =
+            aead::UnboundKey::new(&aead::AES_256_GCM, key).map_err(|_| KeyRejected::Invalid)?;
+        // `LessSafeKey` because the nonce is the caller's (random, from the session sealer);
+        // aws-lc wipes the key schedule when the context is freed.
+        Ok(Box::new(Aes256GcmKey(aead::LessSafeKey::new(key))))
+    }
+}
+
+struct Aes256GcmKey(aead::LessSafeKey);
+
+impl AeadKey for Aes256GcmKey {
+    fn seal_in_place(
+        &self,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> Result<[u8; AEAD_TAG_LEN], AeadError> {
+        let nonce = aead::Nonce::assume_unique_for_key(*nonce);
+        let tag = self
+            .0
+            .seal_in_place_separate_tag(nonce, aead::Aad::from(aad), in_out)
+            .map_err(|_| AeadError)?;
+        tag.as_ref().try_into().map_err(|_| AeadError)
+    }
+
+    fn open_in_place(
+        &self,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &[u8; AEAD_TAG_LEN],
+    ) -> Result<(), AeadError> {
+        let nonce = aead::Nonce::assume_unique_for_key(*nonce);
+        self.0
+            .open_in_place_separate_tag(nonce, aead::Aad::from(aad), tag, in_out)
+            .map(|_| ())
+            .map_err(|_| AeadError)
     }
 }
 

@@ -11,6 +11,10 @@
 //! A provider never decides which algorithm a key may verify: callers check
 //! [`Algorithm::is_verified_by`](crate::jose::Algorithm::is_verified_by) before calling
 //! [`Verifier::verify`], and providers reject any algorithm outside the key's family anyway.
+//!
+//! Providers also build the AES-256-GCM keys that seal session cookies ([`AeadKey`]). As with
+//! verifiers, a key is expanded once (when the configuration is loaded) and reused for every
+//! cookie; nonces and associated data are the caller's business (see [`crate::session`]).
 
 use alloc::boxed::Box;
 use core::fmt;
@@ -58,6 +62,62 @@ pub trait CryptoProvider: Send + Sync + fmt::Debug {
         alg: SigningAlg,
         der: PrivateKeyDer<'_>,
     ) -> Result<Box<dyn SigningKey>, KeyRejected>;
+
+    /// An AES-256-GCM key (96-bit nonces, 128-bit tags), expanded once for every later seal and
+    /// open.
+    fn aes256_gcm_key(&self, key: &[u8; AEAD_KEY_LEN]) -> Result<Box<dyn AeadKey>, KeyRejected>;
+}
+
+/// AES-256-GCM key length, in bytes.
+pub const AEAD_KEY_LEN: usize = 32;
+/// AES-GCM nonce length, in bytes: the 96-bit nonce for which GCM needs no extra GHASH pass
+/// (other lengths are legal in GCM but slower and easier to get wrong, so the seam has none).
+pub const AEAD_NONCE_LEN: usize = 12;
+/// AES-GCM tag length, in bytes. Only full-length tags: truncated GCM tags weaken forgery bounds
+/// far more than their size suggests.
+pub const AEAD_TAG_LEN: usize = 16;
+
+/// An expanded AES-256-GCM key.
+///
+/// The caller owns nonce uniqueness: a nonce must never be used twice with one key for two
+/// different messages. Both operations work in place and keep the tag detached, so a sealed
+/// form can place header, ciphertext and tag where it likes without copying.
+pub trait AeadKey: Send + Sync {
+    /// Encrypts `in_out` in place, authenticating it and `aad`; returns the tag.
+    fn seal_in_place(
+        &self,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> Result<[u8; AEAD_TAG_LEN], AeadError>;
+
+    /// Checks `tag` over `in_out` (ciphertext) and `aad`, and decrypts `in_out` in place. On
+    /// error the contents of `in_out` are unspecified and must be discarded.
+    fn open_in_place(
+        &self,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &[u8; AEAD_TAG_LEN],
+    ) -> Result<(), AeadError>;
+}
+
+impl fmt::Debug for dyn AeadKey {
+    // Key material is never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AeadKey(AES-256-GCM)")
+    }
+}
+
+/// Sealing or opening failed: for opening, the ciphertext, tag, nonce or associated data is not
+/// what was sealed (deliberately opaque, like [`BadSignature`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AeadError;
+
+impl fmt::Display for AeadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("authenticated encryption failed")
+    }
 }
 
 /// Algorithms a client assertion (`private_key_jwt`) is signed with.

@@ -2,14 +2,16 @@
 
 use alloc::boxed::Box;
 
+use aes_gcm::AeadInOut as _;
 use hmac::{Hmac, KeyInit, Mac};
 use rsa::BoxedUint;
 use rsa::signature::Verifier as _;
 use sha2::{Sha256, Sha384, Sha512};
 
 use super::{
-    BadSignature, CryptoProvider, KeyRejected, RSA_MAX_BITS, RSA_MIN_BITS_FLOOR, Verifier, bit_len,
-    sec1_shape_ok, strip_leading_zeros,
+    AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN, AeadError, AeadKey, BadSignature, CryptoProvider,
+    KeyRejected, RSA_MAX_BITS, RSA_MIN_BITS_FLOOR, Verifier, bit_len, sec1_shape_ok,
+    strip_leading_zeros,
 };
 use crate::jose::{Algorithm, Curve};
 
@@ -95,6 +97,42 @@ impl CryptoProvider for RustCrypto {
         der: super::PrivateKeyDer<'_>,
     ) -> Result<Box<dyn super::SigningKey>, KeyRejected> {
         super::rust_crypto_sign::signing_key(alg, der)
+    }
+
+    fn aes256_gcm_key(&self, key: &[u8; AEAD_KEY_LEN]) -> Result<Box<dyn AeadKey>, KeyRejected> {
+        // Boxed by the seam anyway; the expanded key schedule and GHASH key are wiped on drop
+        // (the crate's `zeroize` feature).
+        Ok(Box::new(Aes256GcmKey(aes_gcm::Aes256Gcm::new(&(*key).into()))))
+    }
+}
+
+struct Aes256GcmKey(aes_gcm::Aes256Gcm);
+
+impl AeadKey for Aes256GcmKey {
+    fn seal_in_place(
+        &self,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> Result<[u8; AEAD_TAG_LEN], AeadError> {
+        let tag = self
+            .0
+            .encrypt_inout_detached(&(*nonce).into(), aad, in_out.into())
+            .map_err(|_| AeadError)?;
+        Ok(tag.into())
+    }
+
+    fn open_in_place(
+        &self,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &[u8; AEAD_TAG_LEN],
+    ) -> Result<(), AeadError> {
+        // The tag comparison inside is constant-time.
+        self.0
+            .decrypt_inout_detached(&(*nonce).into(), aad, in_out.into(), &(*tag).into())
+            .map_err(|_| AeadError)
     }
 }
 

@@ -1,10 +1,11 @@
-//! Public test vectors: Wycheproof, RFC examples, the RFC 7520 cookbook and real provider
-//! documents, each run on every crypto provider compiled in. Every test prints how many cases
-//! it checked.
+//! Public test vectors: Wycheproof (signatures, MACs, AES-GCM), RFC examples, the RFC 7520
+//! cookbook and real provider documents, each run on every crypto provider compiled in. Every
+//! test prints how many cases it checked.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod providers;
 mod rfc;
+mod wycheproof_aead;
 mod wycheproof_jose;
 mod wycheproof_primitives;
 
