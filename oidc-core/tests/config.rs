@@ -1292,3 +1292,29 @@ fn warnings_flag_plain_http_and_disabled_tls_checks() {
     );
     assert!(ok(base(json!({}))).warnings().is_empty());
 }
+
+// --- session.previous_secrets (an extension for secret rotation) ---
+
+#[test]
+fn previous_secrets_are_strings_as_long_as_a_secret() {
+    let c = ok(base(
+        json!({"session": {"secret": SECRET, "previous_secrets": ["an-older-secret-0123456789"]}}),
+    ));
+    let s = c.session.unwrap();
+    assert_eq!(s.previous_secrets.len(), 1);
+    assert_eq!(s.previous_secrets[0].expose(), "an-older-secret-0123456789");
+    assert!(ok(base(json!({}))).session.unwrap().previous_secrets.is_empty());
+    let errs =
+        errors(base(json!({"session": {"secret": SECRET, "previous_secrets": ["short", 5]}})));
+    assert_eq!(
+        errs,
+        vec![
+            err("session.previous_secrets[0]", "must be at least 16 characters long"),
+            err("session.previous_secrets[1]", "must be a string"),
+        ]
+    );
+    assert_eq!(
+        only_error(base(json!({"session": {"secret": SECRET, "previous_secrets": "x"}}))),
+        err("session.previous_secrets", "must be an array of strings")
+    );
+}

@@ -436,3 +436,54 @@ fn a_typical_session_is_two_chunks_of_the_default_budget() {
         assert_eq!(set.len(), 2);
     }
 }
+
+#[test]
+fn a_rotated_secret_from_the_configuration_still_opens_old_sessions() {
+    use oidc_core::config::OidcConfig;
+    let cfg = |session: &str| {
+        OidcConfig::from_json(
+            format!(
+                r#"{{"client_id":"app","client_secret":"client-secret-0123","discovery":"https://idp.test/.well-known/openid-configuration","session":{session}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+        .session
+        .unwrap()
+    };
+    let old = cfg(r#"{"secret":"the-old-secret-0123456789"}"#);
+    let rotated = cfg(
+        r#"{"secret":"the-new-secret-0123456789","previous_secrets":["the-old-secret-0123456789"]}"#,
+    );
+    let dropped = cfg(r#"{"secret":"the-new-secret-0123456789"}"#);
+    let binding = || Binding {
+        issuer: "https://idp.test/.well-known/openid-configuration",
+        client_id: "app",
+    };
+    let provider = oidc_core::crypto::default_provider();
+    let sealer = SessionCodec::from_config(&old, binding(), provider).unwrap();
+    let now = UnixTime::from_secs(1_700_000_000);
+    let tokens = SessionTokens {
+        access_token: "at",
+        id_token: None,
+        refresh_token: None,
+        subject: "alice",
+        userinfo: None,
+        access_token_expires_at: None,
+    };
+    let session = Session::start(&tokens, now);
+    let context = CookieContext { https: true, carried: 0 };
+    let cookies = sealer.seal(&session, now, &mut Rng(3), context).unwrap();
+    let header: String = cookies
+        .iter()
+        .map(|c| format!("{}={}", c.name(), c.value()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let opens = |cfg: &oidc_core::config::SessionConfig| {
+        let codec = SessionCodec::from_config(cfg, binding(), provider).unwrap();
+        let jar = codec.collect([header.as_bytes()]);
+        matches!(codec.open(&jar, now), Opened::Session { .. })
+    };
+    assert!(opens(&rotated), "the old secret is still listed: the session opens");
+    assert!(!opens(&dropped), "the old secret is gone: no session");
+}

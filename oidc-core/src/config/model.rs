@@ -254,8 +254,11 @@ pub struct AudienceValidator {
 /// `session`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionConfig {
-    /// Key material, at least 16 characters.
+    /// Key material, at least 16 characters: seals new sessions and opens them.
     pub secret: Secret,
+    /// `previous_secrets` (an extension): earlier secrets that still open sessions sealed with
+    /// them, so a secret can be rotated without logging everyone out. Empty by default.
+    pub previous_secrets: Vec<Secret>,
     /// Cookie name. Default `session`.
     pub cookie_name: String,
     /// Cookie path. Default `/`.

@@ -7,8 +7,9 @@ use super::model::{RedisConfig, SameSite, SessionConfig, SessionStorage};
 use super::reader::{Errors, Obj};
 
 /// Every member `session` may have; anything else is refused.
-const KNOWN: [&str; 13] = [
+const KNOWN: [&str; 14] = [
     "secret",
+    "previous_secrets",
     "cookie_name",
     "cookie_path",
     "cookie_domain",
@@ -62,6 +63,7 @@ pub(super) fn parse(root: &Obj<'_>, bearer_only: bool, errs: &mut Errors) -> Opt
     let usable = secret.is_some();
     let session = SessionConfig {
         secret: Secret::from(secret.unwrap_or_default()),
+        previous_secrets: previous_secrets(&obj, errs),
         cookie_name: obj.string("cookie_name", errs).unwrap_or_else(|| String::from("session")),
         cookie_path: obj.string("cookie_path", errs).unwrap_or_else(|| String::from("/")),
         cookie_domain: obj.string("cookie_domain", errs),
@@ -87,6 +89,29 @@ fn check_secret(secret: &str, obj: &Obj<'_>, errs: &mut Errors) -> bool {
         errs.add(&obj.path_of("secret"), "must be at least 16 characters long");
     }
     ok
+}
+
+/// `previous_secrets`: a list of strings, each as long as `secret` must be.
+fn previous_secrets(obj: &Obj<'_>, errs: &mut Errors) -> alloc::vec::Vec<Secret> {
+    let Some(value) = obj.get("previous_secrets") else { return alloc::vec::Vec::new() };
+    let path = obj.path_of("previous_secrets");
+    let Some(items) = value.as_array() else {
+        errs.add(&path, "must be an array of strings");
+        return alloc::vec::Vec::new();
+    };
+    let mut out = alloc::vec::Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match item.as_str() {
+            Some(s) if s.chars().count() >= MIN_SECRET_CHARS => {
+                out.push(Secret::from(String::from(s)))
+            }
+            Some(_) => {
+                errs.add(&alloc::format!("{path}[{i}]"), "must be at least 16 characters long")
+            }
+            None => errs.add(&alloc::format!("{path}[{i}]"), "must be a string"),
+        }
+    }
+    out
 }
 
 /// `absolute_timeout`, else the deprecated `cookie.lifetime` (as APISIX maps it), else 86400.

@@ -475,16 +475,20 @@ impl SessionCodec {
         Ok(Self { ring, cookie, timeouts })
     }
 
-    /// A codec for a route's `session` configuration (its one `secret`, its cookie options and
-    /// timeouts, the default budget). This is cookie storage whatever `session.storage` says:
+    /// A codec for a route's `session` configuration (`secret` seals, `previous_secrets` still
+    /// open; its cookie options and timeouts; the default budget). This is cookie storage whatever `session.storage` says:
     /// refusing or implementing `redis` is the caller's decision.
     pub fn from_config(
         config: &SessionConfig,
         binding: Binding<'_>,
         provider: &dyn CryptoProvider,
     ) -> Result<Self, CodecError> {
+        let secrets: Vec<&[u8]> = core::iter::once(&config.secret)
+            .chain(&config.previous_secrets)
+            .map(|s| s.expose().as_bytes())
+            .collect();
         Self::new(
-            &[config.secret.expose().as_bytes()],
+            &secrets,
             binding,
             CookieSettings::from_config(config),
             Timeouts::from_config(config),
