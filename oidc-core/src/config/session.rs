@@ -103,10 +103,10 @@ fn previous_secrets(obj: &Obj<'_>, errs: &mut Errors) -> alloc::vec::Vec<Secret>
     for (i, item) in items.iter().enumerate() {
         match item.as_str() {
             Some(s) if s.chars().count() >= MIN_SECRET_CHARS => {
-                out.push(Secret::from(String::from(s)))
+                out.push(Secret::from(String::from(s)));
             }
             Some(_) => {
-                errs.add(&alloc::format!("{path}[{i}]"), "must be at least 16 characters long")
+                errs.add(&alloc::format!("{path}[{i}]"), "must be at least 16 characters long");
             }
             None => errs.add(&alloc::format!("{path}[{i}]"), "must be a string"),
         }
