@@ -116,6 +116,7 @@ mod std_impls {
     use crate::jose::{ClaimError, JwksError, JwsError, KeyError, VerifyError};
     use crate::session::{CodecError, SealError};
 
+    impl std::error::Error for crate::authz::AuthzError {}
     impl std::error::Error for ConfigError {}
     impl std::error::Error for ConfigErrors {}
     impl std::error::Error for BadSignature {}
