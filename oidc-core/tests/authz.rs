@@ -336,6 +336,25 @@ fn at_most_max_flows_oldest_dropped() {
 }
 
 #[test]
+fn long_urls_drop_the_oldest_flows_to_fit_one_cookie() {
+    let codec = codec();
+    let mut rng = Rng(14);
+    let page = format!("/{}", "p".repeat(oidc_core::authz::MAX_ORIGINAL_URL - 1));
+    let mut header: Option<String> = None;
+    let mut last = String::new();
+    for _ in 0..3 {
+        let (s, h) = start_login(&codec, header.as_deref(), &page, NOW, &mut rng);
+        assert!(h.len() < 4000 + "other=1; ".len());
+        last = s;
+        header = Some(h);
+    }
+    let mut set = codec.open(header.as_deref().map(str::as_bytes), NOW).into_set();
+    assert_eq!(set.len(), 1);
+    let target = format!("/cb?state={last}&code=x");
+    assert!(matches!(resolve_callback(target.as_bytes(), &mut set, None), Callback::Code { .. }));
+}
+
+#[test]
 fn flows_expire_one_by_one() {
     let codec = codec().with_ttl(DEFAULT_FLOW_TTL);
     let mut rng = Rng(9);

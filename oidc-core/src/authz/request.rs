@@ -43,7 +43,6 @@ pub const RESERVED_PARAMS: [&str; 8] = [
 /// One login in progress: what the callback needs to finish it.
 ///
 /// Secrets (`nonce`, the PKCE verifier) are wiped on drop and never printed.
-#[derive(PartialEq, Eq)]
 pub struct FlowState {
     pub(crate) state: String,
     pub(crate) nonce: Option<Zeroizing<String>>,
