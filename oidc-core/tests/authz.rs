@@ -8,8 +8,8 @@
 use oidc_core::UnixTime;
 use oidc_core::authz::{
     Callback, DEFAULT_FLOW_TTL, FlowCodec, FlowSet, IdpErrorCode, IssuerCheck, MAX_FLOWS,
-    Malformed, NoFlows, OpenedFlows, RESERVED_PARAMS, authorization_request, parse_callback,
-    pkce_challenge, resolve_callback,
+    Malformed, NoFlows, OpenedFlows, RESERVED_PARAMS, authorization_request, default_redirect_path,
+    parse_callback, pkce_challenge, resolve_callback,
 };
 use oidc_core::config::OidcConfig;
 use oidc_core::crypto::{CryptoProvider, all_providers, default_provider};
@@ -190,6 +190,14 @@ fn endpoint_with_a_query_gets_an_ampersand() {
     )
     .unwrap();
     assert!(req.location.starts_with("https://idp.example/authorize?tenant=a&response_type=code&"));
+}
+
+#[test]
+fn default_redirect_path_is_apisix_s() {
+    assert_eq!(default_redirect_path("/hello"), "/hello/.apisix/redirect");
+    assert_eq!(default_redirect_path("/hello/"), "/hello/.apisix/redirect");
+    assert_eq!(default_redirect_path("/"), "/.apisix/redirect");
+    assert_eq!(default_redirect_path("/a/.apisix/redirect"), "/a/.apisix/redirect");
 }
 
 #[test]

@@ -101,5 +101,6 @@ pub use flows::{
 };
 pub use request::{
     AuthorizationRequest, AuthzError, FlowState, MAX_ORIGINAL_URL, MAX_REDIRECT_URI, NONCE_BYTES,
-    RESERVED_PARAMS, STATE_BYTES, VERIFIER_BYTES, authorization_request, pkce_challenge,
+    RESERVED_PARAMS, STATE_BYTES, VERIFIER_BYTES, authorization_request, default_redirect_path,
+    pkce_challenge,
 };

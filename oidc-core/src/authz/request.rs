@@ -132,6 +132,23 @@ impl fmt::Display for AuthzError {
     }
 }
 
+/// The path APISIX uses as `redirect_uri` when none is configured: the request's path with one
+/// trailing `/` removed and `/.apisix/redirect` appended, or the path itself when it already
+/// ends so (it is then the callback). `path` is the normalised path without the query. The
+/// scheme and host in front of it are the caller's to choose, from trusted sources only (an
+/// absolute configured `redirect_uri` is safer still: reference §f.6).
+pub fn default_redirect_path(path: &str) -> String {
+    const SUFFIX: &str = "/.apisix/redirect";
+    if path.ends_with(SUFFIX) {
+        return String::from(path);
+    }
+    let base = path.strip_suffix('/').unwrap_or(path);
+    let mut out = String::with_capacity(base.len() + SUFFIX.len());
+    out.push_str(base);
+    out.push_str(SUFFIX);
+    out
+}
+
 /// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2): `BASE64URL(SHA256(verifier))`.
 pub fn pkce_challenge(verifier: &str) -> String {
     base64url::encode(&Sha256::digest(verifier.as_bytes()))
