@@ -26,6 +26,9 @@
 //!   named by its path.
 //! - [`claim_schema`]: the seam for `claim_schema` enforcement. The embedder supplies the JSON
 //!   Schema implementation; this crate has none and refuses a schema it cannot enforce.
+//! - [`authz`]: the browser login's front half: the authorization request (state, nonce,
+//!   PKCE S256), the short-lived per-flow state cookie that lets several tabs log in at once,
+//!   and the callback parser that matches a returning browser to its flow.
 //! - [`session`]: the browser session cookie: AES-256-GCM sealed, bound to its issuer, client
 //!   and cookie name, chunked, with key rotation and the APISIX session timeouts. Pure: the
 //!   caller passes the time and the randomness.
@@ -89,6 +92,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod authz;
 pub mod claim_schema;
 pub mod config;
 pub mod crypto;
@@ -112,6 +116,7 @@ mod std_impls {
     use crate::jose::{ClaimError, JwksError, JwsError, KeyError, VerifyError};
     use crate::session::{CodecError, SealError};
 
+    impl std::error::Error for crate::authz::AuthzError {}
     impl std::error::Error for ConfigError {}
     impl std::error::Error for ConfigErrors {}
     impl std::error::Error for BadSignature {}

@@ -133,7 +133,8 @@ pub use cookie::{CookieSettings, SetCookie};
 pub use keyring::{Binding, MAX_SECRETS, MIN_SECRET_BYTES};
 pub use payload::{Session, SessionTimes, SessionTokens};
 
-use keyring::Keyring;
+pub(crate) use keyring::{KEY_ID_LEN, Keyring};
+pub(crate) use wipe::WipedBytes;
 
 /// Most seconds a stored time may lie ahead of `now` (clocks of workers or nodes that drift
 /// apart). A cookie further in the future was sealed by a clock that was wrong, and would
