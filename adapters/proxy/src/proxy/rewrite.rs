@@ -179,6 +179,50 @@ fn node_host(node: &Node) -> String {
     if node.port == 80 { host } else { format!("{host}:{}", node.port) }
 }
 
+/// Removes the gateway's own cookies (names for which `is_own` holds: the session's chunks,
+/// the login state cookie) from the request's `Cookie` fields before the request goes
+/// upstream, keeping every other cookie in its order; a field left empty is removed. The
+/// upstream gets the identity headers instead, and a sealed session never leaves the gateway.
+pub fn strip_cookies(headers: &mut Vec<Header>, is_own: impl Fn(&[u8]) -> bool) {
+    for h in headers.iter_mut().filter(|h| h.name.eq_ignore_ascii_case("cookie")) {
+        let pairs: Vec<&[u8]> = h
+            .value
+            .split(|b| *b == b';')
+            .map(<[u8]>::trim_ascii)
+            .filter(|pair| !pair.is_empty())
+            .collect();
+        let own = |pair: &&[u8]| {
+            is_own(pair.split(|b| *b == b'=').next().unwrap_or_default().trim_ascii())
+        };
+        if pairs.iter().any(own) {
+            let kept: Vec<&[u8]> = pairs.into_iter().filter(|p| !own(p)).collect();
+            h.value = kept.join(&b"; "[..]);
+        }
+    }
+    headers.retain(|h| !(h.name.eq_ignore_ascii_case("cookie") && h.value.is_empty()));
+}
+
+/// Whether a request can follow a redirect to the identity provider's login page: a browser
+/// navigation can, a script's request cannot (it would receive the login page as data). Script
+/// requests are recognised by `Sec-Fetch-Mode: cors` (or `no-cors`, `same-origin`),
+/// `X-Requested-With`, or an `Accept` that names media types but not `text/html`; they get 401
+/// instead of 302.
+pub fn can_follow_login_redirect(head: &RequestHead) -> bool {
+    let fetch_mode_ok = head.header("sec-fetch-mode").is_none_or(|m| {
+        !(m.eq_ignore_ascii_case(b"cors")
+            || m.eq_ignore_ascii_case(b"no-cors")
+            || m.eq_ignore_ascii_case(b"same-origin"))
+    });
+    let not_xhr = head.header("x-requested-with").is_none();
+    let accept_ok = head.header("accept").is_none_or(|a| {
+        a.split(|b| *b == b',').any(|t| {
+            let t = t.split(|b| *b == b';').next().unwrap_or_default().trim_ascii();
+            t.eq_ignore_ascii_case(b"text/html")
+        })
+    });
+    fetch_mode_ok && not_xhr && accept_ok
+}
+
 /// How the response body travels to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientFraming {
@@ -286,6 +330,36 @@ mod tests {
         drop_reserved(&mut hs);
         let names: Vec<&str> = hs.iter().map(|h| h.name.as_str()).collect();
         assert_eq!(names, ["X-Forwarded-For", "X-Userinfo-Extra", "Authorization"]);
+    }
+
+    #[test]
+    fn the_gateways_cookies_never_go_upstream() {
+        let own = |n: &[u8]| n == b"session" || n == b"session2" || n == b"session_state";
+        let mut hs = vec![
+            Header::new("Cookie", "a=1; session=SEALED; b=2"),
+            Header::new("cookie", "session2=MORE;session_state=FLOW"),
+            Header::new("Cookie", "theme=dark"),
+        ];
+        strip_cookies(&mut hs, own);
+        let values: Vec<&[u8]> = hs.iter().map(|h| h.value.as_slice()).collect();
+        assert_eq!(values, [&b"a=1; b=2"[..], b"theme=dark"]);
+        let mut hs = vec![Header::new("Cookie", "x=1;y=2")];
+        strip_cookies(&mut hs, own);
+        assert_eq!(hs[0].value, b"x=1;y=2", "untouched when nothing is removed");
+    }
+
+    #[test]
+    fn scripts_get_401_instead_of_a_login_redirect() {
+        let nav = "GET / HTTP/1.1\r\nHost: a\r\nAccept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8\r\nSec-Fetch-Mode: navigate\r\n\r\n";
+        assert!(can_follow_login_redirect(&head(nav)));
+        assert!(can_follow_login_redirect(&head("GET / HTTP/1.1\r\nHost: a\r\n\r\n")));
+        for script in [
+            "GET / HTTP/1.1\r\nHost: a\r\nSec-Fetch-Mode: cors\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Requested-With: XMLHttpRequest\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\n\r\n",
+        ] {
+            assert!(!can_follow_login_redirect(&head(script)), "{script}");
+        }
     }
 
     #[test]
