@@ -74,7 +74,7 @@ fn decide(
     headers: &[(&str, &[u8])],
     fx: &Fixture,
 ) -> Decision {
-    let req = RequestView { method: "GET", target: "/orders", headers };
+    let req = RequestView::new("GET", "/orders", headers);
     engine
         .handle_input(
             now(),

@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut parts = line.split(' ');
         let (method, target) = (parts.next().unwrap_or("GET"), parts.next().unwrap_or("/"));
         let hs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (&**k, v.as_bytes())).collect();
-        let req = RequestView { method, target, headers: &hs };
+        let req = RequestView::new(method, target, &hs);
         let token = RequestToken(n as u64);
         let route = engine.route(0).ok_or("no route")?;
         engine.handle_input(now(), &mut rng, Input::Request { token, route: &route, req })?;
@@ -117,6 +117,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (200, vec![], format!("hello {}\n", g.subject.unwrap_or_default()))
             }
             Decision::Deny(d) => (d.status, d.headers, d.body),
+            // Login redirects and pages (routes with a session branch).
+            Decision::Respond(r) => (r.status, r.headers, r.body),
+            _ => (500, vec![], String::from("unknown decision\n")),
         };
         let mut head = format!("HTTP/1.1 {status} -\r\nContent-Length: {}\r\n", body.len());
         for (n, v) in extra {

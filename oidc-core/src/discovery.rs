@@ -78,6 +78,9 @@ pub struct ProviderMetadata {
     pub code_challenge_methods_supported: Option<Vec<String>>,
     /// Scopes.
     pub scopes_supported: Option<Vec<String>>,
+    /// RFC 9207: the provider puts `iss` in every authorization response, so a callback
+    /// without it is refused.
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 impl ProviderMetadata {
@@ -112,6 +115,17 @@ impl ProviderMetadata {
             )?,
             code_challenge_methods_supported: opt_list(&doc, "code_challenge_methods_supported")?,
             scopes_supported: opt_list(&doc, "scopes_supported")?,
+            authorization_response_iss_parameter_supported: match doc
+                .get("authorization_response_iss_parameter_supported")
+            {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err(DiscoveryError::WrongType(
+                        "authorization_response_iss_parameter_supported",
+                    ));
+                }
+            },
         })
     }
 

@@ -272,6 +272,14 @@ fn event_json(worker: usize, e: &Event) -> String {
             m.insert("keys".into(), (*keys).into());
             m.insert("skipped".into(), (*skipped).into());
         }
+        Event::Login { step, cause } => {
+            m.insert("event".into(), "login".into());
+            m.insert("step".into(), (*step).into());
+            m.insert("cause".into(), (*cause).into());
+        }
+        other => {
+            m.insert("event".into(), format!("{other:?}").into());
+        }
     }
     serde_json::Value::Object(m).to_string()
 }

@@ -56,7 +56,7 @@ fn run(
 ) -> Decision {
     let auth = format!("Bearer {token}");
     let headers = [("authorization", auth.as_bytes())];
-    let req = RequestView { method: "GET", target: "/", headers: &headers };
+    let req = RequestView::new("GET", "/", &headers);
     let routes = engine.routes();
     let route = &routes[usize::try_from(n % routes.len() as u64).unwrap()];
     engine.handle_input(now(), rng, Input::Request { token: RequestToken(n), route, req }).unwrap();

@@ -88,7 +88,7 @@
 //! - `authorization_params` cannot replace any of [`RESERVED_PARAMS`].
 
 mod callback;
-mod encode;
+pub(crate) mod encode;
 mod flows;
 mod request;
 
@@ -100,7 +100,7 @@ pub use flows::{
     DEFAULT_FLOW_TTL, FlowCodec, FlowSet, MAX_FLOWS, NoFlows, OpenedFlows, STATE_COOKIE_SUFFIX,
 };
 pub use request::{
-    AuthorizationRequest, AuthzError, FlowState, MAX_ORIGINAL_URL, MAX_REDIRECT_URI, NONCE_BYTES,
-    RESERVED_PARAMS, STATE_BYTES, VERIFIER_BYTES, authorization_request, default_redirect_path,
-    pkce_challenge,
+    AuthorizationRequest, AuthzError, FlowState, MAX_ORIGINAL_URL, MAX_REDIRECT_URI, MAX_RESTARTS,
+    NONCE_BYTES, RESERVED_PARAMS, STATE_BYTES, VERIFIER_BYTES, authorization_request,
+    default_redirect_path, pkce_challenge, restart_count, restarted_authorization_request,
 };

@@ -169,6 +169,15 @@ fn printable(s: &str) -> bool {
     s.bytes().all(|b| b > 0x20 && b != 0x7f)
 }
 
+/// How many times the login that produced this `state` was already restarted (0 for a
+/// state this module did not prefix, or any other text).
+pub fn restart_count(state: &str) -> u8 {
+    match state.split_once('~') {
+        Some((n, _)) if n.len() == 1 => n.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 /// Builds the authorization request for a browser that needs to log in.
 ///
 /// `redirect_uri` is the absolute callback URL already resolved by the caller (from the
@@ -185,6 +194,34 @@ pub fn authorization_request(
     now: UnixTime,
     rng: &mut dyn Entropy,
 ) -> Result<AuthorizationRequest, AuthzError> {
+    restarted_authorization_request(
+        authorization_endpoint,
+        config,
+        redirect_uri,
+        original_url,
+        now,
+        rng,
+        0,
+    )
+}
+
+/// Most restarts of a login whose callback matched no flow (a lost or blocked state cookie):
+/// after that the browser gets a page instead of another round trip to the provider.
+pub const MAX_RESTARTS: u8 = 2;
+
+/// As [`authorization_request`], for the `attempt`-th restart of a login whose callback
+/// matched no flow. The count travels in the `state` itself (`<attempt>~<random>`), since the
+/// usual reason for the restart is a cookie the browser did not keep; [`restart_count`] reads
+/// it back from the next callback.
+pub fn restarted_authorization_request(
+    authorization_endpoint: &str,
+    config: &OidcConfig,
+    redirect_uri: &str,
+    original_url: &str,
+    now: UnixTime,
+    rng: &mut dyn Entropy,
+    attempt: u8,
+) -> Result<AuthorizationRequest, AuthzError> {
     if authorization_endpoint.is_empty()
         || !printable(authorization_endpoint)
         || authorization_endpoint.contains('#')
@@ -198,7 +235,12 @@ pub fn authorization_request(
     {
         return Err(AuthzError::RedirectUri);
     }
-    let state = random_token(rng, &mut [0u8; STATE_BYTES])?;
+    let mut state = random_token(rng, &mut [0u8; STATE_BYTES])?;
+    if attempt > 0 {
+        let mut prefixed = Zeroizing::new(alloc::format!("{attempt}~"));
+        prefixed.push_str(&state);
+        state = prefixed;
+    }
     let nonce =
         if config.use_nonce { Some(random_token(rng, &mut [0u8; NONCE_BYTES])?) } else { None };
     let verifier =

@@ -54,6 +54,10 @@ pub struct OidcConfig {
     pub authorization_params: Map<String, Value>,
     /// Client authentication at the token endpoint. Default `client_secret_basic`.
     pub token_endpoint_auth_method: AuthMethod,
+    /// Whether `token_endpoint_auth_method` was configured. When not, the code exchange uses
+    /// the first method of the provider's `token_endpoint_auth_methods_supported` the client
+    /// has credentials for (`client_secret_basic` when the provider lists none).
+    pub token_endpoint_auth_method_configured: bool,
     /// PEM private key for `private_key_jwt` (RSA or EC).
     pub client_rsa_private_key: Option<Secret>,
     /// `kid` of client assertions.
@@ -89,6 +93,11 @@ pub struct OidcConfig {
     pub accept_unsupported_alg: bool,
     /// What happens to unauthenticated requests. Default `auth`.
     pub unauth_action: UnauthAction,
+    /// With `unauth_action: auth`, also redirect requests that cannot follow a redirect to a
+    /// login page (scripts: `Sec-Fetch-Mode: cors`, `X-Requested-With`, an `Accept` without
+    /// `text/html`). Default `false`: they get 401. Not an APISIX option (APISIX redirects
+    /// them, and the script receives the provider's login page as its answer).
+    pub redirect_script_requests: bool,
     /// PAR (RFC 9126).
     pub par: Option<ParConfig>,
     /// DPoP (RFC 9449), client side.

@@ -95,6 +95,7 @@ pub(super) fn root(
         use_nonce: obj.boolean("use_nonce", errs).unwrap_or(true),
         authorization_params: authorization_params(obj, errs),
         token_endpoint_auth_method: method("token_endpoint_auth_method", errs),
+        token_endpoint_auth_method_configured: obj.has("token_endpoint_auth_method"),
         client_rsa_private_key: keys::private_key(obj, "client_rsa_private_key", errs).map(|k| {
             client_key = Some(k.key);
             Secret::from(k.pem)
@@ -121,6 +122,7 @@ pub(super) fn root(
         unauth_action: obj
             .one_of("unauth_action", &UNAUTH_ACTIONS, errs)
             .unwrap_or(UnauthAction::Auth),
+        redirect_script_requests: obj.boolean("redirect_script_requests", errs).unwrap_or(false),
         par: par(obj, errs),
         dpop: keys::dpop(obj, errs),
 

@@ -100,18 +100,22 @@ impl Engine {
         req: &RequestView<'_>,
     ) {
         let cfg = &route.cfg;
+        let extracted = extract(req);
+        // APISIX: a route with a session branch judges a bearer token when it also has a
+        // bearer branch and the request carries one; everything else is the browser login.
+        if route.login.is_some()
+            && (matches!(route.mode, Mode::SessionOnly) || matches!(extracted, Extracted::None))
+        {
+            return self.on_login_request(now, rng, token, route, req);
+        }
         if matches!(route.mode, Mode::SessionOnly) {
             let d = match cfg.unauth_action {
-                UnauthAction::Pass => anonymous(),
-                _ => Decision::Deny(Denial::other(
-                    501,
-                    Reason::SessionFlowUnavailable,
-                    "login flow not available",
-                )),
+                UnauthAction::Pass => anonymous(&route),
+                _ => misconfigured(),
             };
             return self.decide(token, d);
         }
-        let access_token = match extract(req) {
+        let access_token = match extracted {
             Extracted::Token(t) => t,
             Extracted::Malformed => {
                 return self.decide(
@@ -128,7 +132,7 @@ impl Engine {
             Extracted::None => {
                 // APISIX: `unauth_action: pass` only matters outside bearer_only.
                 let d = if !cfg.bearer_only && cfg.unauth_action == UnauthAction::Pass {
-                    anonymous()
+                    anonymous(&route)
                 } else {
                     Decision::Deny(Denial::unauthorized(&cfg.realm, Reason::MissingToken))
                 };
@@ -206,7 +210,7 @@ impl Engine {
 
     /// The provider's metadata: `Ok(Some)` when usable, `Ok(None)` when the request is parked
     /// on the fetch, `Err` with the denial when unavailable.
-    fn discovery(
+    pub(super) fn discovery(
         &mut self,
         now: Now,
         provider: u32,
@@ -241,7 +245,7 @@ impl Engine {
     }
 
     /// The provider's keys, as [`Self::discovery`] does for metadata.
-    fn jwks(
+    pub(super) fn jwks(
         &mut self,
         now: Now,
         provider: u32,
@@ -268,7 +272,7 @@ impl Engine {
         self.settle(state, provider, token, false)
     }
 
-    fn start_jwks(&mut self, now: Now, provider: u32, uri: &str, route: &Route) {
+    pub(super) fn start_jwks(&mut self, now: Now, provider: u32, uri: &str, route: &Route) {
         let id = self.next_intent_id();
         let intent =
             get_intent(id, uri, Purpose::Jwks, route, now, self.settings.max_document_bytes);
@@ -295,10 +299,10 @@ impl Engine {
                 Err(Decision::Deny(Denial::unavailable(Reason::IdpUnavailable, retry_after_secs)))
             }
             SlotState::Wait => {
+                let parked = self.parked_count();
                 let Some(p) = self.providers.get_mut(&provider) else {
                     return Err(Decision::Deny(Denial::unavailable(Reason::Reconfigured, 1)));
                 };
-                let parked = self.pending.len();
                 let waiters =
                     if discovery { &mut p.discovery.waiters } else { &mut p.jwks.waiters };
                 if waiters.len() >= max_waiters || parked >= self.settings.max_pending_requests {
@@ -433,12 +437,13 @@ impl Engine {
             None => {}
         }
         // Coalesce: one introspection per token at a time.
+        let parked = self.parked_count();
         if let Some(id) = self.introspection_inflight.get(&key).copied()
             && let Some(InFlight { kind: IntentKind::Introspection { waiters, .. }, .. }) =
                 self.intents.get_mut(&id)
         {
             if waiters.len() >= self.settings.max_waiters_per_fetch
-                || self.pending.len() >= self.settings.max_pending_requests
+                || parked >= self.settings.max_pending_requests
             {
                 return Step::Done(Decision::Deny(Denial::unavailable(Reason::Overloaded, 1)));
             }
@@ -455,7 +460,7 @@ impl Engine {
             )));
         }
         if self.introspection_inflight.len() >= self.settings.max_introspections_in_flight
-            || self.pending.len() >= self.settings.max_pending_requests
+            || self.parked_count() >= self.settings.max_pending_requests
         {
             return Step::Done(Decision::Deny(Denial::unavailable(Reason::Overloaded, 1)));
         }
@@ -535,12 +540,14 @@ fn misconfigured() -> Decision {
     Decision::Deny(Denial::other(500, Reason::Misconfigured, "gateway misconfigured"))
 }
 
-fn anonymous() -> Decision {
+fn anonymous(route: &Route) -> Decision {
     Decision::Allow(Grant {
         remove_headers: IDENTITY_HEADERS.to_vec(),
         set_headers: Vec::new(),
         subject: None,
         via: AuthVia::Anonymous,
+        set_cookies: Vec::new(),
+        own_cookies: route.own_cookies(),
     })
 }
 
@@ -669,5 +676,12 @@ pub(super) fn grant(
         set_headers.push(("x-userinfo", b64));
     }
     let subject = claims.sub().map(String::from);
-    Decision::Allow(Grant { remove_headers: IDENTITY_HEADERS.to_vec(), set_headers, subject, via })
+    Decision::Allow(Grant {
+        remove_headers: IDENTITY_HEADERS.to_vec(),
+        set_headers,
+        subject,
+        via,
+        set_cookies: Vec::new(),
+        own_cookies: route.own_cookies(),
+    })
 }

@@ -17,11 +17,69 @@ pub const IDENTITY_HEADERS: [&str; 5] =
 
 /// The engine's verdict on one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Decision {
     /// Forward the request upstream with these header changes.
     Allow(Grant),
-    /// Answer the client directly.
+    /// Answer the client directly: the request is refused.
     Deny(Denial),
+    /// Answer the client directly with a response of the login flow: a redirect to the
+    /// identity provider or back to the page the user asked for, or a gateway page (logged
+    /// out, a login that failed). Usually sets or clears cookies.
+    Respond(Response),
+}
+
+/// A response the gateway generates itself in the browser login flow.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status (302 for redirects).
+    pub status: u16,
+    /// What happened, as a fixed code.
+    pub reason: Reason,
+    /// Response headers: `location`, one `set-cookie` per cookie, `cache-control`.
+    pub headers: Vec<(&'static str, String)>,
+    /// `Content-Type` of `body`.
+    pub content_type: &'static str,
+    /// Body (a small HTML page built from fixed strings; empty for redirects).
+    pub body: String,
+}
+
+impl core::fmt::Debug for Response {
+    // `Location` can carry an `id_token_hint`; cookies are sealed sessions: never printed.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| *n).collect();
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("reason", &self.reason)
+            .field("headers", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The names of a route's own cookies (the session's chunks and the login state cookie),
+/// which the gateway removes from the `Cookie` header it forwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieNames {
+    session: String,
+    state: String,
+}
+
+impl CookieNames {
+    pub(crate) fn new(session: &str, state: &str) -> Self {
+        Self { session: session.into(), state: state.into() }
+    }
+
+    /// Whether the cookie called `name` belongs to the gateway: `<session>`, `<session>2` to
+    /// `<session>9`, or the state cookie.
+    pub fn is_own(&self, name: &[u8]) -> bool {
+        if name == self.state.as_bytes() || name == self.session.as_bytes() {
+            return true;
+        }
+        match name.strip_prefix(self.session.as_bytes()) {
+            Some([d]) => (b'2'..=b'9').contains(d),
+            _ => false,
+        }
+    }
 }
 
 /// Header changes for an allowed request.
@@ -35,6 +93,10 @@ pub struct Grant {
     pub subject: Option<String>,
     /// How the request was authenticated.
     pub via: AuthVia,
+    /// `Set-Cookie` values to add to the upstream's response (a renewed or refreshed session).
+    pub set_cookies: Vec<String>,
+    /// The route's own cookies, to remove from the forwarded `Cookie` header.
+    pub own_cookies: Option<alloc::sync::Arc<CookieNames>>,
 }
 
 impl core::fmt::Debug for Grant {
@@ -45,6 +107,7 @@ impl core::fmt::Debug for Grant {
             .field("remove_headers", &self.remove_headers)
             .field("set_headers", &names)
             .field("via", &self.via)
+            .field("set_cookies", &self.set_cookies.len())
             .finish_non_exhaustive()
     }
 }
@@ -62,6 +125,10 @@ pub enum AuthVia {
     Introspection,
     /// `unauth_action: pass`: no identity.
     Anonymous,
+    /// The browser session cookie.
+    Session,
+    /// The browser session, after its access token was renewed with the refresh token.
+    SessionRefreshed,
 }
 
 /// A response to send instead of forwarding.
@@ -112,6 +179,36 @@ pub enum Reason {
     /// More than one credential: several `Authorization` or `X-Access-Token` fields, or both
     /// carrying different tokens (400).
     ConflictingCredentials,
+    /// No session: the browser is sent to the identity provider (302).
+    LoginRedirect,
+    /// No session on a request that cannot follow a redirect (a script), or `unauth_action:
+    /// deny` (401).
+    LoginRequired,
+    /// The login finished: back to the page the user asked for, with the session (302).
+    LoginComplete,
+    /// The callback's query is not a usable authorization response (400).
+    CallbackMalformed,
+    /// The callback's `state` matches no login in progress, repeatedly (401 page).
+    LoginStateLost,
+    /// The authorization response names another issuer (RFC 9207) (400 page).
+    CallbackIssuerMismatch,
+    /// The identity provider answered the authorization request with an error (401 or 403
+    /// page; the error code is logged, never shown).
+    IdpError,
+    /// The token endpoint refused the authorization code (401 page).
+    CodeExchangeFailed,
+    /// The ID token failed validation (401 page).
+    IdTokenInvalid(VerifyError),
+    /// The userinfo `sub` differs from the ID token's (403 page).
+    UserinfoMismatch,
+    /// The tokens do not fit the session cookie budget (500 page).
+    SessionTooLarge,
+    /// The session's refresh token was refused; the browser logs in again.
+    RefreshFailed,
+    /// Logout done: to the provider's end-session endpoint, the post-logout URI or a page.
+    LoggedOut,
+    /// A logout request that may come from another site: a confirmation page.
+    LogoutConfirm,
 }
 
 impl Reason {
@@ -149,6 +246,27 @@ impl Reason {
             Self::Reconfigured => "reconfigured",
             Self::ClaimSchemaViolation => "claim_schema_violation",
             Self::ConflictingCredentials => "conflicting_credentials",
+            Self::LoginRedirect => "login_redirect",
+            Self::LoginRequired => "login_required",
+            Self::LoginComplete => "login_complete",
+            Self::CallbackMalformed => "callback_malformed",
+            Self::LoginStateLost => "login_state_lost",
+            Self::CallbackIssuerMismatch => "callback_issuer_mismatch",
+            Self::IdpError => "idp_error",
+            Self::CodeExchangeFailed => "code_exchange_failed",
+            Self::IdTokenInvalid(e) => match e {
+                VerifyError::Claims(ClaimError::Nonce) => "id_token_nonce",
+                VerifyError::Claims(ClaimError::Expired) => "id_token_expired",
+                VerifyError::Claims(ClaimError::Audience) => "id_token_audience",
+                VerifyError::Claims(ClaimError::Issuer) => "id_token_issuer",
+                VerifyError::BadSignature => "id_token_bad_signature",
+                _ => "id_token_invalid",
+            },
+            Self::UserinfoMismatch => "userinfo_mismatch",
+            Self::SessionTooLarge => "session_too_large",
+            Self::RefreshFailed => "refresh_failed",
+            Self::LoggedOut => "logged_out",
+            Self::LogoutConfirm => "logout_confirm",
         }
     }
 }

@@ -105,6 +105,7 @@ impl Method {
 
 /// Why the engine wants the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Purpose {
     /// The provider's discovery document.
     Discovery,
@@ -112,6 +113,12 @@ pub enum Purpose {
     Jwks,
     /// RFC 7662 token introspection.
     Introspection,
+    /// The token endpoint: an authorization code or a refresh token exchanged for tokens.
+    Token,
+    /// The UserInfo endpoint.
+    Userinfo,
+    /// RFC 7009 token revocation (logout).
+    Revocation,
 }
 
 impl Purpose {
@@ -121,6 +128,9 @@ impl Purpose {
             Self::Discovery => "discovery",
             Self::Jwks => "jwks",
             Self::Introspection => "introspection",
+            Self::Token => "token",
+            Self::Userinfo => "userinfo",
+            Self::Revocation => "revocation",
         }
     }
 }

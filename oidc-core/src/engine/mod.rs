@@ -35,7 +35,7 @@
 //! let now = Now { mono: Instant::from_micros(0), wall: UnixTime::from_secs(1_700_000_000) };
 //!
 //! // A request without a token is decided at once.
-//! let req = RequestView { method: "GET", target: "/get", headers: &[] };
+//! let req = RequestView::new("GET", "/get", &[]);
 //! engine.handle_input(now, &mut rng, Input::Request { token: RequestToken(1), route: &route, req }).unwrap();
 //! match engine.poll_output() {
 //!     Output::Decision { token, decision: Decision::Deny(d) } => {
@@ -47,7 +47,7 @@
 //!
 //! // A request with a token needs the provider's metadata first: the engine emits an intent.
 //! let headers = [("authorization", &b"Bearer eyJ.x.y"[..])];
-//! let req = RequestView { method: "GET", target: "/get", headers: &headers };
+//! let req = RequestView::new("GET", "/get", &headers);
 //! engine.handle_input(now, &mut rng, Input::Request { token: RequestToken(2), route: &route, req }).unwrap();
 //! let Output::Http(intent) = engine.poll_output() else { panic!() };
 //! assert_eq!(intent.purpose, Purpose::Discovery);
@@ -68,6 +68,7 @@ mod client_auth;
 mod decision;
 mod introspection;
 mod io;
+mod login;
 mod route;
 mod settings;
 mod signer;
@@ -82,7 +83,9 @@ use core::fmt;
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
-pub use decision::{AuthVia, Decision, Denial, Grant, IDENTITY_HEADERS, Reason};
+pub use decision::{
+    AuthVia, CookieNames, Decision, Denial, Grant, IDENTITY_HEADERS, Reason, Response,
+};
 pub use io::{
     Entropy, FailureKind, HttpIntent, Instant, IntentId, Method, Now, Purpose, ResponseView,
 };
@@ -109,6 +112,21 @@ pub struct RequestView<'a> {
     pub target: &'a str,
     /// Headers as received (names in any case).
     pub headers: &'a [(&'a str, &'a [u8])],
+    /// The request arrived over https (at the gateway or at a TLS terminator the caller
+    /// trusts): session cookies get `Secure`, a derived `redirect_uri` is `https://`.
+    pub https: bool,
+    /// The request's authority (`host[:port]`) when the caller vouches for it, for example
+    /// because it matched one of the route's configured hosts. A `redirect_uri` that is not
+    /// configured as an absolute URL is derived from it; without it such a route cannot log
+    /// anyone in (500 `misconfigured`). Never take it from a `Host` header nothing checked.
+    pub authority: Option<&'a str>,
+}
+
+impl<'a> RequestView<'a> {
+    /// A plain-http request without a trusted authority.
+    pub const fn new(method: &'a str, target: &'a str, headers: &'a [(&'a str, &'a [u8])]) -> Self {
+        Self { method, target, headers, https: false, authority: None }
+    }
 }
 
 /// An input to the engine.
@@ -170,6 +188,7 @@ pub enum Output {
 
 /// Observations for metrics and logs (never containing tokens or secrets).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A fetch from the identity provider failed; cached data (if any) keeps serving.
     FetchFailed {
@@ -184,6 +203,14 @@ pub enum Event {
         keys: usize,
         /// Skipped keys.
         skipped: usize,
+    },
+    /// A browser login step did not go the usual way (fixed codes: the provider's error
+    /// code reduced to a known one, a refused ID token, a lost state cookie, ...).
+    Login {
+        /// `callback`, `id_token`, `userinfo`, `session`, `refresh`.
+        step: &'static str,
+        /// What happened.
+        cause: &'static str,
     },
 }
 
@@ -207,17 +234,29 @@ impl fmt::Display for ApiMisuse {
 pub struct RouteError {
     /// Index of the route.
     pub route: usize,
-    /// What is wrong (for example an unusable `public_key`).
-    pub error: KeyError,
+    /// What is wrong.
+    pub error: CompileError,
+}
+
+/// Why a route could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CompileError {
+    /// An unusable `public_key` or `client_rsa_private_key`.
+    Key(KeyError),
+    /// The `session` settings cannot build a cookie codec.
+    Session(crate::session::CodecError),
 }
 
 impl fmt::Display for RouteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let field = match self.error {
-            KeyError::PrivateKey => "client_rsa_private_key",
-            _ => "public_key",
-        };
-        write!(f, "route {}: {field}: {}", self.route, self.error)
+        match &self.error {
+            CompileError::Key(KeyError::PrivateKey) => {
+                write!(f, "route {}: client_rsa_private_key: {}", self.route, KeyError::PrivateKey)
+            }
+            CompileError::Key(e) => write!(f, "route {}: public_key: {e}", self.route),
+            CompileError::Session(e) => write!(f, "route {}: session: {e}", self.route),
+        }
     }
 }
 
@@ -233,9 +272,37 @@ struct Provider {
 /// What an in-flight intent is for.
 #[derive(Debug)]
 enum IntentKind {
-    Discovery { provider: u32 },
-    Jwks { provider: u32, uri: String },
-    Introspection { key: [u8; 32], endpoint: String, route: Arc<Route>, waiters: Vec<RequestToken> },
+    Discovery {
+        provider: u32,
+    },
+    Jwks {
+        provider: u32,
+        uri: String,
+    },
+    Introspection {
+        key: [u8; 32],
+        endpoint: String,
+        route: Arc<Route>,
+        waiters: Vec<RequestToken>,
+    },
+    /// The code exchange of one callback.
+    Exchange {
+        request: RequestToken,
+    },
+    /// The userinfo fetch of one login.
+    Userinfo {
+        request: RequestToken,
+    },
+    /// A refresh, shared by every request of the session that needs it.
+    Refresh {
+        key: [u8; 32],
+        issuer: String,
+        waiters: Vec<RequestToken>,
+    },
+    /// One token revocation of a logout.
+    Revocation {
+        request: RequestToken,
+    },
 }
 
 #[derive(Debug)]
@@ -269,6 +336,11 @@ pub struct Engine {
     introspection_cache: IntrospectionCache,
     introspection_backoff: backoff::EndpointBackoff,
     validators: BTreeMap<u64, (String, Arc<crate::jose::JwtValidator>)>,
+    /// Login steps waiting on the provider.
+    login_pending: BTreeMap<RequestToken, login::Parked>,
+    /// Refreshes in flight, by the hash of their refresh token.
+    refresh_inflight: BTreeMap<[u8; 32], IntentId>,
+    recent_refreshes: login::RecentRefreshes,
     out: VecDeque<Output>,
 }
 
@@ -279,6 +351,7 @@ impl fmt::Debug for Engine {
             .field("providers", &self.providers.len())
             .field("intents", &self.intents.len())
             .field("pending", &self.pending.len())
+            .field("login_pending", &self.login_pending.len())
             .field("token_cache", &self.token_cache)
             .field("introspection_cache", &self.introspection_cache)
             .finish()
@@ -320,6 +393,9 @@ impl Engine {
             intents: BTreeMap::new(),
             next_intent: 0,
             validators: BTreeMap::new(),
+            login_pending: BTreeMap::new(),
+            refresh_inflight: BTreeMap::new(),
+            recent_refreshes: login::RecentRefreshes::default(),
             out: VecDeque::new(),
         };
         engine.reconfigure(routes)?;
@@ -369,7 +445,9 @@ impl Engine {
                 .into_iter()
                 .chain(core::mem::take(&mut p.jwks.waiters));
             for token in orphans {
-                if self.pending.remove(&token).is_some() {
+                if self.pending.remove(&token).is_some()
+                    || self.login_pending.remove(&token).is_some()
+                {
                     self.decide(
                         token,
                         Decision::Deny(Denial::unavailable(Reason::Reconfigured, 1)),
@@ -409,7 +487,7 @@ impl Engine {
         match input {
             Input::Request { token, route, req } => {
                 let route = Arc::clone(&route.0);
-                if self.pending.contains_key(&token) {
+                if self.pending.contains_key(&token) || self.login_pending.contains_key(&token) {
                     return Err(ApiMisuse::DuplicateRequest);
                 }
                 self.on_request(now, rng, token, route, &req);
@@ -426,6 +504,7 @@ impl Engine {
             }
             Input::Cancel { token } => {
                 self.pending.remove(&token);
+                self.login_pending.remove(&token);
             }
             Input::Tick => self.expire_intents(now, rng),
         }
@@ -441,7 +520,7 @@ impl Engine {
 
     /// Requests waiting for the identity provider.
     pub fn pending_requests(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.login_pending.len()
     }
 
     /// Intents in flight.
@@ -490,6 +569,14 @@ impl Engine {
             IntentKind::Jwks { provider, uri } => self.on_jwks(now, rng, id, provider, uri, answer),
             IntentKind::Introspection { key, endpoint, route, waiters } => {
                 self.on_introspection(now, id, key, &endpoint, &route, waiters, answer);
+            }
+            IntentKind::Exchange { request } => self.on_exchange_answer(now, rng, request, answer),
+            IntentKind::Userinfo { request } => self.on_userinfo_answer(now, rng, request, answer),
+            IntentKind::Refresh { key, issuer, waiters } => {
+                self.on_refresh_answer(now, rng, id, key, &issuer, waiters, answer);
+            }
+            IntentKind::Revocation { request } => {
+                self.on_revocation_answer(now, rng, request, answer);
             }
         }
     }
@@ -608,6 +695,8 @@ impl Engine {
         for token in waiters {
             if let Some(p) = self.pending.remove(&token) {
                 self.evaluate(now, rng, token, p);
+            } else if let Some(p) = self.login_pending.remove(&token) {
+                self.advance(now, rng, token, p);
             }
         }
     }

@@ -68,6 +68,8 @@ pub(crate) struct Route {
     pub(crate) uid: u64,
     /// The `private_key_jwt` signer, built once here.
     pub(crate) signer: Option<Arc<dyn crate::crypto::SigningKey>>,
+    /// The browser login's cookie codecs, unless `bearer_only`.
+    pub(crate) login: Option<super::login::Login>,
 }
 
 impl Route {
@@ -76,11 +78,13 @@ impl Route {
         provider: u32,
         uid: u64,
         crypto: &dyn CryptoProvider,
-    ) -> Result<Self, KeyError> {
+    ) -> Result<Self, super::CompileError> {
+        use super::CompileError;
         let mode = if cfg.public_key.is_some() || cfg.use_jwks {
             match &cfg.public_key {
                 Some(pem) => {
-                    let key = parse_public_key_pem(pem, &KeyPolicy::DEFAULT, crypto)?;
+                    let key = parse_public_key_pem(pem, &KeyPolicy::DEFAULT, crypto)
+                        .map_err(CompileError::Key)?;
                     Mode::StaticKey(Arc::new(KeySet::from_keys(alloc::vec![key])))
                 }
                 None => Mode::Jwks,
@@ -92,8 +96,10 @@ impl Route {
         };
         let fixed_validator = (!cfg.claim_validator.valid_issuers.is_empty())
             .then(|| Arc::new(validator(&cfg, cfg.claim_validator.valid_issuers.clone())));
-        let signer = super::signer::compile(&cfg, crypto).map_err(|_| KeyError::PrivateKey)?;
-        Ok(Self { cfg: Arc::new(cfg), provider, mode, fixed_validator, uid, signer })
+        let signer = super::signer::compile(&cfg, crypto)
+            .map_err(|_| CompileError::Key(KeyError::PrivateKey))?;
+        let login = super::login::Login::compile(&cfg, crypto).map_err(CompileError::Session)?;
+        Ok(Self { cfg: Arc::new(cfg), provider, mode, fixed_validator, uid, signer, login })
     }
 
     /// Whether checking a token needs the discovery document.
@@ -104,6 +110,11 @@ impl Route {
             Mode::Introspection => self.cfg.introspection_endpoint.is_none(),
             Mode::SessionOnly => false,
         }
+    }
+
+    /// The route's own cookies, to strip from what goes upstream.
+    pub(crate) fn own_cookies(&self) -> Option<Arc<super::decision::CookieNames>> {
+        self.login.as_ref().map(|l| Arc::clone(&l.names))
     }
 }
 

@@ -64,6 +64,11 @@ pub(crate) enum Refresh {
 }
 
 impl<T> Slot<T> {
+    /// The cached value, however old (for checks that may fall back when it is absent).
+    pub(crate) fn cached_value(&self) -> Option<Arc<T>> {
+        self.value.clone()
+    }
+
     fn usable(&self, now: Instant, settings: &Settings) -> Option<&Arc<T>> {
         let v = self.value.as_ref()?;
         if now < self.fresh_until.plus_secs(settings.max_stale_secs) { Some(v) } else { None }

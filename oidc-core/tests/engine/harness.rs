@@ -166,6 +166,7 @@ impl FakeIdp {
                     self.introspection.get(&token).cloned().unwrap_or(json!({"active": false}));
                 (self.introspection_status, resp.to_string().into_bytes())
             }
+            _ => (404, Vec::new()),
         }))
     }
 }
@@ -232,7 +233,7 @@ impl Harness {
         self.next_token += 1;
         let token = self.next_token;
         let hs: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
-        let req = RequestView { method: "GET", target: "/api", headers: &hs };
+        let req = RequestView::new("GET", "/api", &hs);
         let now = self.now();
         let route = self.engine.route(route).expect("route");
         self.engine
@@ -303,7 +304,8 @@ pub(crate) fn status(d: &Option<Decision>) -> u16 {
     match d {
         Some(Decision::Allow(_)) => 200,
         Some(Decision::Deny(d)) => d.status,
-        None => 0,
+        Some(Decision::Respond(r)) => r.status,
+        Some(_) | None => 0,
     }
 }
 
@@ -315,6 +317,9 @@ pub(crate) fn header<'a>(d: &'a Option<Decision>, name: &str) -> Option<&'a str>
         Some(Decision::Deny(d)) => {
             d.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
         }
-        None => None,
+        Some(Decision::Respond(r)) => {
+            r.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        }
+        Some(_) | None => None,
     }
 }

@@ -131,7 +131,7 @@ impl Run {
                     String::from_utf8_lossy(&junk).into_owned()
                 };
                 let hs = [("authorization", value.as_bytes())];
-                let req = RequestView { method: "GET", target: "/", headers: &hs };
+                let req = RequestView::new("GET", "/", &hs);
                 let route = &self.routes[usize::from(route) % self.routes.len()];
                 self.submitted.insert(token.0);
                 self.live.insert(token.0);

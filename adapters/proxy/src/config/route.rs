@@ -134,6 +134,21 @@ impl RouteConfig {
         {
             r.error(&format!("{path}.uri"), "is required (uri or uris)");
         }
+        // A login's callback URL is where the provider sends the browser with a code: never
+        // built from a Host header that no configured host vouched for.
+        if let Some(oidc) = &route.oidc {
+            let absolute = oidc
+                .redirect_uri
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"));
+            if !oidc.bearer_only && route.hosts.is_empty() && !absolute {
+                r.error(
+                    &format!("{path}.plugins.openid-connect.redirect_uri"),
+                    "must be an absolute URL on a route without hosts (the callback host is \
+                     never taken from a client's Host header)",
+                );
+            }
+        }
         match upstream {
             Some(u) => route.upstream = u,
             None if !obj.contains_key("upstream") => {

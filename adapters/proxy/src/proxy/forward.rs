@@ -77,13 +77,15 @@ pub(super) enum Outcome<U> {
     Tunnel(U, Vec<u8>),
 }
 
-/// The I/O a forward needs.
+/// The I/O a forward needs, and what the gateway adds to the response.
 pub(super) struct Io<'a, S, T, C: Connector> {
     pub(super) client: &'a mut S,
     pub(super) peer: SocketAddr,
     pub(super) timer: &'a T,
     pub(super) connector: &'a C,
     pub(super) pool: &'a Pool<C::Conn>,
+    /// `Set-Cookie` values for the client (a renewed session).
+    pub(super) set_cookies: Vec<String>,
 }
 
 /// Forwards an allowed request and streams the response; `Ok(keep_alive)`.
@@ -119,7 +121,7 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
     entry: &mut Entry<'_>,
     scratch: &mut Scratch,
 ) -> Result<Outcome<C::Conn>, Failure> {
-    let Io { client, peer, timer, connector, pool } = io;
+    let Io { client, peer, timer, connector, pool, set_cookies } = io;
     let up = &route.upstream;
     let node_idx = gw
         .balancers
@@ -222,8 +224,12 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
         return Ok(Outcome::Tunnel(conn, resp_buf));
     }
 
-    let (headers, keep_alive, to_client) =
+    let (mut headers, keep_alive, to_client) =
         rewrite::client_head(&mut resp_head, client_version, client_keep_alive, &head.method);
+    // A renewed or refreshed session rides on the upstream's response.
+    for c in set_cookies {
+        headers.push(crate::http::Header::new("Set-Cookie", c));
+    }
     let mut out = std::mem::take(&mut scratch.client_out);
     out.clear();
     write_response_head(Version::Http11, resp_head.status, &resp_head.reason, &headers, &mut out);

@@ -163,7 +163,7 @@ pub async fn serve_connection<S, T, C>(
                     status,
                     reason,
                     &[],
-                    body,
+                    (JSON, body),
                     false,
                     false,
                 ));
@@ -317,6 +317,7 @@ struct Reply {
     status: u16,
     headers: Vec<Header>,
     body: std::borrow::Cow<'static, [u8]>,
+    content_type: &'static str,
     /// The access log's auth outcome and reason code.
     auth: &'static str,
     reason: Option<&'static str>,
@@ -324,8 +325,25 @@ struct Reply {
 
 impl Reply {
     fn fixed(status: u16, body: &'static [u8], reason: Option<&'static str>) -> Self {
-        Self { status, headers: Vec::new(), body: body.into(), auth: "none", reason }
+        Self {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+            content_type: JSON,
+            auth: "none",
+            reason,
+        }
     }
+}
+
+const JSON: &str = "application/json";
+
+/// What an allowed request takes upstream besides its head: the access log's outcome and the
+/// cookies for the response.
+struct Allowed {
+    auth: &'static str,
+    reason: Option<&'static str>,
+    set_cookies: Vec<String>,
 }
 
 /// Handles one request; returns whether the client connection may be reused.
@@ -366,15 +384,15 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
             .find(&head.method, head.host(), head.path())
             .ok_or_else(|| Reply::fixed(404, br#"{"error":"no route"}"#, None)),
     };
-    let (route_idx, upgrade) = match routed {
+    let (route_idx, upgrade, set_cookies) = match routed {
         Ok(i) => {
             entry.route = Some(&gw.config.routes[i].id);
             let route = &gw.config.routes[i];
             let upgrade = if route.enable_websocket { rewrite::wants_upgrade(&head) } else { None };
             match authorize(gw, i, &mut head, cx).await {
-                Ok((auth, reason)) => {
-                    (entry.auth, entry.reason) = (auth, reason);
-                    (i, upgrade)
+                Ok(allowed) => {
+                    (entry.auth, entry.reason) = (allowed.auth, allowed.reason);
+                    (i, upgrade, allowed.set_cookies)
                 }
                 Err(reply) => {
                     let d = deadlines(gw, None);
@@ -402,7 +420,14 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
     };
     let route = &gw.config.routes[route_idx];
     let d = deadlines(gw, Some(route));
-    let io = forward::Io { client, peer, timer: cx.timer, connector: cx.connector, pool: cx.pool };
+    let io = forward::Io {
+        client,
+        peer,
+        timer: cx.timer,
+        connector: cx.connector,
+        pool: cx.pool,
+        set_cookies,
+    };
     let result =
         forward::forward(gw, route, route_idx, head, upgrade, buf, io, &d, &mut entry).await;
     let (auth, reason) = (entry.auth, entry.reason);
@@ -458,7 +483,7 @@ async fn finish<S: Stream, T: Timer, C: Connector>(
         reply.status,
         phrase,
         &reply.headers,
-        &reply.body,
+        (reply.content_type, &reply.body),
         keep_alive,
         is_head,
     )
@@ -474,22 +499,30 @@ async fn authorize<T: Timer, C: Connector>(
     route_idx: usize,
     head: &mut RequestHead,
     cx: &ConnContext<'_, T, C>,
-) -> Result<(&'static str, Option<&'static str>), Reply> {
+) -> Result<Allowed, Reply> {
     // Fields the client nominated in `Connection` go before anything is judged or added, so
     // they can never remove what the gateway sets.
     strip_hop_by_hop(&mut head.headers);
     let Some(Some(engine_route)) = gw.engine_routes.get(route_idx) else {
         rewrite::drop_reserved(&mut head.headers);
-        return Ok(("none", None));
+        return Ok(Allowed { auth: "none", reason: None, set_cookies: Vec::new() });
     };
     let headers: Vec<(&str, &[u8])> =
         head.headers.iter().map(|h| (h.name.as_str(), h.value.as_slice())).collect();
-    let req = RequestView { method: &head.method, target: &head.target, headers: &headers };
+    let route = &gw.config.routes[route_idx];
+    // A derived redirect URI may use the request's authority only when the router matched it
+    // against the route's configured hosts (the loader refuses host-less login routes without
+    // an absolute `redirect_uri`).
+    let authority = if route.hosts.is_empty() { None } else { head.host() };
+    let req = RequestView {
+        https: false,
+        authority,
+        ..RequestView::new(&head.method, &head.target, &headers)
+    };
     let token = gw.driver.borrow_mut().submit(engine_route, req);
     drop(headers);
     // The engine decides every request, but a request must never wait on it forever: a
     // backstop past the longest chain of IdP calls a decision can need.
-    let route = &gw.config.routes[route_idx];
     let idp_timeout = route.oidc.as_ref().map_or(3_000, |c| c.timeout_ms);
     let backstop = Duration::from_millis(idp_timeout.saturating_mul(3).saturating_add(2_000));
     let decision =
@@ -506,26 +539,41 @@ async fn authorize<T: Timer, C: Connector>(
             status: den.status,
             headers: den.headers.iter().map(|(n, v)| Header::new(*n, v.as_bytes())).collect(),
             body: den.body.into_bytes().into(),
+            content_type: JSON,
             auth: "denied",
             reason: Some(den.reason.code()),
+        }),
+        Decision::Respond(r) => Err(Reply {
+            status: r.status,
+            headers: r.headers.into_iter().map(|(n, v)| Header::new(n, v)).collect(),
+            body: r.body.into_bytes().into(),
+            content_type: r.content_type,
+            auth: "login",
+            reason: Some(r.reason.code()),
         }),
         Decision::Allow(g) => {
             rewrite::drop_reserved(&mut head.headers);
             for name in &g.remove_headers {
                 head.remove_header(name);
             }
+            // The session and state cookies are the gateway's: the upstream never sees them.
+            if let Some(own) = &g.own_cookies {
+                rewrite::strip_cookies(&mut head.headers, |name| own.is_own(name));
+            }
             // The engine's strings become the header values without a copy.
             for (name, value) in g.set_headers {
                 head.set_header(name, value);
             }
             let auth = if g.via == AuthVia::Anonymous { "anonymous" } else { "allowed" };
-            Ok((auth, Some(via_code(g.via))))
+            Ok(Allowed { auth, reason: Some(via_code(g.via)), set_cookies: g.set_cookies })
         }
+        // A decision this proxy does not know: refuse rather than forward unchecked.
+        _ => Err(Reply::fixed(500, br#"{"error":"gateway misconfigured"}"#, Some("misconfigured"))),
     }
 }
 
-/// Writes a complete response of the gateway's own (JSON body; no body bytes for `HEAD`,
-/// whose answer only announces the length).
+/// Writes a complete response of the gateway's own (no body bytes for `HEAD`, whose answer
+/// only announces the length).
 #[allow(clippy::too_many_arguments)]
 async fn respond<S: Stream, T: Timer>(
     s: &mut S,
@@ -534,14 +582,16 @@ async fn respond<S: Stream, T: Timer>(
     status: u16,
     reason: &str,
     headers: &[Header],
-    body: &[u8],
+    (content_type, body): (&str, &[u8]),
     keep_alive: bool,
     head_request: bool,
 ) -> Result<(), Failure> {
     let mut hs = headers.to_vec();
-    hs.push(Header::new("Content-Type", "application/json"));
+    hs.push(Header::new("Content-Type", content_type));
     hs.push(Header::new("Content-Length", body.len().to_string()));
-    hs.push(Header::new("Cache-Control", "no-store"));
+    if !hs.iter().any(|h| h.name.eq_ignore_ascii_case("cache-control")) {
+        hs.push(Header::new("Cache-Control", "no-store"));
+    }
     if !keep_alive {
         hs.push(Header::new("Connection", "close"));
     }
@@ -566,6 +616,8 @@ fn via_code(via: AuthVia) -> &'static str {
         AuthVia::IntrospectionCached => "introspection_cached",
         AuthVia::Introspection => "introspection",
         AuthVia::Anonymous => "anonymous",
+        AuthVia::Session => "session",
+        AuthVia::SessionRefreshed => "session_refreshed",
     }
 }
 
