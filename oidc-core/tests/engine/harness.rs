@@ -58,7 +58,11 @@ impl Signer {
     }
 
     pub(crate) fn sign_kid(&self, kid: &str, claims: &Value) -> String {
-        let header = json!({"alg": "ES256", "kid": kid, "typ": "at+jwt"});
+        self.sign_typ(kid, "at+jwt", claims)
+    }
+
+    pub(crate) fn sign_typ(&self, kid: &str, typ: &str, claims: &Value) -> String {
+        let header = json!({"alg": "ES256", "kid": kid, "typ": typ});
         let input = format!(
             "{}.{}",
             base64url::encode(header.to_string().as_bytes()),

@@ -3,6 +3,7 @@
 
 mod harness;
 mod introspection;
+mod login;
 mod properties;
 
 use harness::*;
