@@ -127,9 +127,9 @@ impl Engine {
     ) {
         match &x.stage {
             Stage::Verify { .. } => self.verify_id_token(now, rng, token, x),
-            // Waiting for an answer: only `on_login_answer` moves these on.
+            // Waiting for an answer: only the token or userinfo answer moves these on.
             Stage::AwaitToken | Stage::AwaitUserinfo { .. } => {
-                self.park(token, Parked::Exchange(x))
+                self.park(token, Parked::Exchange(x));
             }
         }
     }

@@ -135,6 +135,7 @@ impl Engine {
     }
 
     /// The token endpoint answered a refresh.
+    #[allow(clippy::too_many_arguments)]
     pub(in crate::engine) fn on_refresh_answer(
         &mut self,
         now: Now,

@@ -84,7 +84,7 @@ pub(super) fn parse_token_response(status: u16, body: &[u8]) -> TokenAnswer {
         _ => return TokenAnswer::Bad,
     }
     let expires_in = match obj.get("expires_in") {
-        Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)),
+        Some(Value::Number(n)) => n.as_u64(),
         Some(Value::String(s)) => s.parse().ok(),
         _ => None,
     };
