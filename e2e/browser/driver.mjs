@@ -313,9 +313,12 @@ async function runOp(req) {
   if (!req || typeof req !== 'object') throw new Error('request must be a JSON object');
   const fn = OPS[req.op];
   if (!fn) throw new Error(`unknown op ${JSON.stringify(req.op)}`);
+  // per-request "timeout_ms" may shorten (never lengthen) the op timeout
+  const ms = Number.isFinite(req.timeout_ms) && req.timeout_ms > 0
+    ? Math.min(req.timeout_ms, OP_TIMEOUT_MS) : OP_TIMEOUT_MS;
   let timer;
   const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`op ${req.op} timed out after ${OP_TIMEOUT_MS} ms`)), OP_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`op ${req.op} timed out after ${ms} ms`)), ms);
   });
   try {
     return await Promise.race([fn(req), timeout]);

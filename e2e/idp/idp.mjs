@@ -419,6 +419,9 @@ function buildConfiguration() {
       email: ['email', 'email_verified'],
       profile: ['name'],
     },
+    // Like most IdPs, put the scope's claims (email, name) in the ID token
+    // as well, not only at the userinfo endpoint.
+    conformIdTokenClaims: false,
     findAccount: async (_ctx, id) => {
       const user = USERS[id];
       if (!user) return undefined;
