@@ -696,6 +696,7 @@ async function interactionRoute(p, ctx, uid, isLogin) {
 function countRequest(ctx) {
   const { path } = ctx;
   const clientId = ctx.oidc?.client?.clientId
+    ?? ctx.oidc?.entities?.AccessToken?.clientId
     ?? ctx.oidc?.params?.client_id ?? ctx.query?.client_id ?? undefined;
   if (path === '/auth') count('authorization', clientId);
   else if (path === '/me') count('userinfo', clientId);
