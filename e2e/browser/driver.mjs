@@ -53,6 +53,15 @@ function chromiumPath() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Polls cond() until true; gives up (throws) past the op's deadline, so a
+// timed-out op does not keep polling in the background.
+async function waitUntil(cond, deadline, what) {
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Browser and pages.
 
@@ -118,10 +127,10 @@ async function newPage(name) {
 
 // Waits until the main frame has loaded and no further navigation started
 // for QUIET_MS (covers self-submitting forms and script redirects).
-async function settle({ page, st }) {
+async function settle({ page, st }, deadline) {
   for (;;) {
-    while (st.pending) await sleep(25);
-    await page.waitForLoadState('load');
+    await waitUntil(() => !st.pending, deadline, 'a navigation to commit');
+    await page.waitForLoadState('load', { timeout: Math.max(1, deadline - Date.now()) });
     const n = st.navCount;
     await sleep(QUIET_MS);
     if (st.navCount === n && !st.pending) return;
@@ -153,7 +162,7 @@ const benign = (err) => /interrupted by another navigation|net::ERR_ABORTED|fram
 // ---------------------------------------------------------------------------
 // Operations.
 
-async function opOpen({ page: name, url }) {
+async function opOpen({ page: name, url, deadline }) {
   if (typeof url !== 'string') throw new Error('"url" must be a string');
   const entry = await getPage(name);
   resetNav(entry.st);
@@ -163,7 +172,7 @@ async function opOpen({ page: name, url }) {
     if (!benign(err)) throw err;
     debug(`goto ${url}: ${err.message} (continuing)`);
   }
-  await settle(entry);
+  await settle(entry, deadline);
   return describe(entry);
 }
 
@@ -180,13 +189,13 @@ async function loginFormOn(page) {
   )).catch(() => false);
 }
 
-async function opLogin({ page: name, username, password }) {
+async function opLogin({ page: name, username, password, deadline }) {
   if (typeof username !== 'string' || typeof password !== 'string') {
     throw new Error('"username" and "password" must be strings');
   }
   const entry = await getPage(name);
   const { page, st } = entry;
-  await settle(entry);
+  await settle(entry, deadline);
   if (!(await loginFormOn(page))) throw new Error(`no login form on ${page.url()}`);
   const idpOrigin = new URL(page.url()).origin;
   await page.fill('input[name="login"]', username);
@@ -198,8 +207,8 @@ async function opLogin({ page: name, username, password }) {
   // original URL), or the IdP answered the form with the form again (wrong
   // password).
   for (;;) {
-    while (st.navCount === before) await sleep(25);
-    await settle(entry);
+    await waitUntil(() => st.navCount !== before, deadline, 'the login form to be submitted');
+    await settle(entry, deadline);
     let origin = null;
     try { origin = new URL(page.url()).origin; } catch { /* about:blank */ }
     if (origin !== idpOrigin) return describe(entry);
@@ -212,13 +221,13 @@ async function opLogin({ page: name, username, password }) {
   }
 }
 
-async function opClick({ page: name, selector }) {
+async function opClick({ page: name, selector, deadline }) {
   if (typeof selector !== 'string') throw new Error('"selector" must be a string');
   const entry = await getPage(name);
   resetNav(entry.st);
   await entry.page.click(selector);
   await sleep(50);
-  await settle(entry);
+  await settle(entry, deadline);
   return describe(entry);
 }
 
@@ -309,10 +318,24 @@ function errText(err) {
 }
 
 // Runs one op with the op timeout (never hangs longer).
+// Ops on the same page run one after the other (in arrival order); ops on
+// different pages, and page-less ops, run concurrently.
+const pageQueues = new Map(); // name -> promise of the last queued op's end
+
 async function runOp(req) {
   if (!req || typeof req !== 'object') throw new Error('request must be a JSON object');
   const fn = OPS[req.op];
   if (!fn) throw new Error(`unknown op ${JSON.stringify(req.op)}`);
+  if (typeof req.page !== 'string') return runTimed(req, fn);
+  const previous = pageQueues.get(req.page) ?? Promise.resolve();
+  const mine = previous.then(() => runTimed(req, fn));
+  const tail = mine.catch(() => {});
+  pageQueues.set(req.page, tail);
+  tail.then(() => { if (pageQueues.get(req.page) === tail) pageQueues.delete(req.page); });
+  return mine;
+}
+
+async function runTimed(req, fn) {
   // per-request "timeout_ms" may shorten (never lengthen) the op timeout
   const ms = Number.isFinite(req.timeout_ms) && req.timeout_ms > 0
     ? Math.min(req.timeout_ms, OP_TIMEOUT_MS) : OP_TIMEOUT_MS;
@@ -321,7 +344,7 @@ async function runOp(req) {
     timer = setTimeout(() => reject(new Error(`op ${req.op} timed out after ${ms} ms`)), ms);
   });
   try {
-    return await Promise.race([fn(req), timeout]);
+    return await Promise.race([fn({ ...req, deadline: Date.now() + ms }), timeout]);
   } finally {
     clearTimeout(timer);
   }

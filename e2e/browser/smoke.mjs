@@ -487,6 +487,13 @@ async function main() {
   r = await drv.call({ op: 'eval', page: 'a', js: 'location.pathname + "|" + document.title' });
   check('eval returns the value', r.value === '/app/deep/path|RP app', r);
 
+  // ops on one page sent without waiting run in order
+  const [o1, o2] = await Promise.all([
+    drv.raw({ op: 'open', page: 'a', url: `${rp.base}/logged-out?state=order` }),
+    drv.raw({ op: 'eval', page: 'a', js: 'location.search' }),
+  ]);
+  check('two ops on one page sent at once run one after the other', o1.ok && o2.ok && o2.value === '?state=order', [o1, o2]);
+
   // 10. two logins at once on two pages (fresh browser state)
   await drv.call({ op: 'clear_cookies' });
   c = (await drv.call({ op: 'cookies' })).cookies;
