@@ -187,12 +187,24 @@ function startRp(idp) {
           code_challenge_method: 'S256',
         } : {}),
       }).toString();
-      res.writeHead(302, { location: auth.toString(), 'cache-control': 'no-store' });
+      // two marker cookies: which SameSite survives the IdP -> callback redirect?
+      res.writeHead(302, {
+        location: auth.toString(),
+        'cache-control': 'no-store',
+        'set-cookie': [
+          `rp_flow_lax=${state}; Path=/; HttpOnly; Secure; SameSite=Lax`,
+          `rp_flow_strict=${state}; Path=/; HttpOnly; Secure; SameSite=Strict`,
+        ],
+      });
       return res.end();
     }
     if (url.pathname === '/callback') {
       const flow = flows.get(q.get('state'));
-      const ev = { query: Object.fromEntries(q), flow: flow ? { name: flow.name, original: flow.original } : null };
+      const ev = {
+        query: Object.fromEntries(q),
+        flow: flow ? { name: flow.name, original: flow.original } : null,
+        cookie: req.headers.cookie ?? '',
+      };
       events.push(ev);
       if (!flow) return page(res, 400, 'RP error', 'unknown state');
       flows.delete(q.get('state'));
@@ -435,6 +447,8 @@ async function main() {
   let ev = rp.events.at(-1);
   check('callback: code, state and iss (RFC 9207) in the authorization response', ev.query.code && ev.query.state
     && ev.query.iss === idp.issuer, ev.query);
+  check('callback: the Secure SameSite=Lax cookie set on http://127.0.0.1 comes back through the IdP redirect, the Strict one does not',
+    ev.cookie.includes(`rp_flow_lax=${ev.query.state}`) && !ev.cookie.includes('rp_flow_strict='), ev.cookie);
   check('ID token: valid signature, nonce matches, sub/email/name claims', ev.idToken?.payload.nonce === ev.expectedNonce
     && ev.idToken.payload.sub === 'alice' && ev.idToken.payload.email === 'alice@example.test' && ev.idToken.payload.name === 'Alice', ev.idToken);
   check('token response: opaque access token, refresh token without offline_access, per-client TTL 120',
