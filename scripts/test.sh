@@ -12,10 +12,12 @@ for tool in cargo-fmt cargo-clippy; do
     command -v "$tool" >/dev/null || { echo "missing $tool (rustup component)"; exit 1; }
 done
 # The end-to-end tests run a real OpenID Provider (node oidc-provider) whose TLS certificates
-# are made with the openssl CLI.
+# are made with the openssl CLI. The browser tests drive Debian's headless Chromium through
+# playwright-core (e2e/browser), which must never download browsers of its own.
 missing=()
 command -v node >/dev/null || missing+=(nodejs npm)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}"
     apt-get update -qq && apt-get install -y -qq "${missing[@]}"
@@ -24,6 +26,11 @@ node --version
 
 step "e2e identity provider: npm ci (from the lock file)"
 (cd e2e/idp && npm ci --no-audit --no-fund --loglevel=error)
+
+step "e2e browser driver: npm ci (playwright-core, no browser download)"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+(cd e2e/browser && npm ci --no-audit --no-fund --loglevel=error)
+chromium --version
 
 step "format"
 cargo fmt --all --check

@@ -367,14 +367,75 @@ const ALLOWED_RESOURCES = {
   gateway: new Set(),
 };
 
+// Browser (authorization code) clients, registered at runtime by the tests
+// with POST /clients (the relying party's port is only known after the IdP
+// started). client_id -> normalised spec; the Provider is rebuilt on change.
+const WEB_CLIENTS = new Map();
+const WEB_SCOPE = 'openid offline_access email profile read write';
+
+function webClientMetadata(spec) {
+  return {
+    client_id: spec.client_id,
+    ...(spec.token_endpoint_auth_method === 'none' ? {} : { client_secret: spec.client_secret }),
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: spec.redirect_uris,
+    post_logout_redirect_uris: spec.post_logout_redirect_uris,
+    token_endpoint_auth_method: spec.token_endpoint_auth_method,
+    scope: WEB_SCOPE,
+  };
+}
+
+// Users of the login form.
+const USERS = {
+  alice: { password: 'alice-password', claims: { sub: 'alice', email: 'alice@example.test', email_verified: true, name: 'Alice' } },
+  bob: { password: 'bob-password', claims: { sub: 'bob', email: 'bob@example.test', email_verified: true, name: 'Bob' } },
+};
+
+// Counters (GET /stats, POST /stats/reset).
+const STAT_KINDS = ['authorization', 'login_form', 'token_authorization_code', 'token_refresh_token', 'userinfo', 'end_session', 'revocation'];
+function emptyCounts() {
+  return Object.fromEntries(STAT_KINDS.map((k) => [k, 0]));
+}
+let stats = { since: new Date().toISOString(), ...emptyCounts(), by_client: {} };
+function count(kind, clientId) {
+  stats[kind] += 1;
+  if (clientId) {
+    stats.by_client[clientId] ??= emptyCounts();
+    stats.by_client[clientId][kind] += 1;
+  }
+}
+
 const COOKIE_KEYS = [crypto.randomBytes(32).toString('base64url')];
 
 function buildConfiguration() {
   return {
     adapter: SharedMemoryAdapter,
-    clients: structuredClone(CLIENTS),
+    clients: [...structuredClone(CLIENTS), ...[...WEB_CLIENTS.values()].map(webClientMetadata)],
     jwks: { keys: structuredClone(signingKeys) },
-    scopes: ['openid', 'offline_access', ...SCOPES.split(' ')],
+    scopes: ['openid', 'offline_access', 'email', 'profile', ...SCOPES.split(' ')],
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+    },
+    // Like most IdPs, put the scope's claims (email, name) in the ID token
+    // as well, not only at the userinfo endpoint.
+    conformIdTokenClaims: false,
+    findAccount: async (_ctx, id) => {
+      const user = USERS[id];
+      if (!user) return undefined;
+      return { accountId: id, claims: async () => structuredClone(user.claims) };
+    },
+    // Browser clients always get a refresh token from a code exchange (no
+    // offline_access / prompt=consent dance), and it rotates on every use.
+    issueRefreshToken: async (_ctx, client, source) => client.grantTypeAllowed('refresh_token')
+      && (WEB_CLIENTS.has(client.clientId) || source.scopes.has('offline_access')),
+    rotateRefreshToken: true,
+    pkce: {
+      required: (_ctx, client) => client.clientAuthMethod === 'none'
+        || WEB_CLIENTS.get(client.clientId)?.require_pkce === true,
+    },
     cookies: { keys: COOKIE_KEYS },
     routes: {
       token: '/token',
@@ -384,6 +445,30 @@ function buildConfiguration() {
     },
     features: {
       devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        // The confirm page submits itself (with logout=yes: the whole IdP
+        // session ends, not only this client's), so a browser lands on the
+        // post_logout_redirect_uri without a click.
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Signing out</title></head><body>
+<p>Signing out…</p>
+${form}
+<script>
+  var f = document.getElementById('op.logoutForm');
+  var i = document.createElement('input');
+  i.type = 'hidden'; i.name = 'logout'; i.value = 'yes';
+  f.appendChild(i);
+  f.submit();
+</script>
+</body></html>`;
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Signed out</title></head><body><p>Signed out.</p></body></html>';
+        },
+      },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
@@ -418,7 +503,10 @@ function buildConfiguration() {
       },
     },
     ttl: {
-      AccessToken: ACCESS_TOKEN_TTL,
+      AccessToken: (_ctx, token, client) => token.resourceServer?.accessTokenTTL
+        || WEB_CLIENTS.get(client?.clientId)?.access_token_ttl
+        || ACCESS_TOKEN_TTL,
+      RefreshToken: 24 * 3600,
       ClientCredentials: ACCESS_TOKEN_TTL,
       Grant: 3600,
       Session: 3600,
@@ -484,7 +572,184 @@ function makeProvider() {
   } else {
     p.on('server_error', (_ctx, err) => log('server_error:', err));
   }
+  installMiddleware(p);
   return p;
+}
+
+// ---------------------------------------------------------------------------
+// Browser login: the interaction pages, the counters, the ID token tamper.
+
+function htmlEscape(v) {
+  return String(v ?? '').replace(/[&<>"']/g, (c) => ({
+    '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+  })[c]);
+}
+
+function renderLogin(ctx, uid, params, error) {
+  count('login_form', params.client_id);
+  ctx.status = 200;
+  ctx.type = 'html';
+  ctx.set('cache-control', 'no-store');
+  ctx.body = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Sign in</title></head>
+<body>
+<h1>Sign in to the e2e IdP</h1>
+<p>client: <span id="client">${htmlEscape(params.client_id)}</span></p>
+${error ? `<p id="error" role="alert">${htmlEscape(error)}</p>` : ''}
+<form method="post" action="/interaction/${htmlEscape(uid)}/login" autocomplete="off">
+  <label>Login <input name="login" id="login" type="text" autofocus></label>
+  <label>Password <input name="password" id="password" type="password"></label>
+  <button id="submit" type="submit">Sign in</button>
+</form>
+</body></html>`;
+}
+
+async function readForm(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const c of req) {
+    size += c.length;
+    if (size > 64 * 1024) throw Object.assign(new Error('form too large'), { status: 413 });
+    chunks.push(c);
+  }
+  return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+}
+
+// Grants everything the authorization request asked for, so there is never a
+// consent page: the requested scopes, the requested claims, and the scopes of
+// any requested resource.
+async function autoGrant(p, details, accountId) {
+  const { params, prompt } = details;
+  let grant;
+  if (details.grantId) grant = await p.Grant.find(details.grantId);
+  if (!grant || grant.accountId !== accountId) {
+    grant = new p.Grant({ accountId, clientId: params.client_id });
+  }
+  const scope = String(params.scope ?? '').split(' ').filter(Boolean).join(' ');
+  if (scope) grant.addOIDCScope(scope);
+  const d = prompt?.details ?? {};
+  if (d.missingOIDCScope?.length) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+  if (d.missingOIDCClaims?.length) grant.addOIDCClaims(d.missingOIDCClaims);
+  if (d.missingResourceScopes) {
+    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes)) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+  }
+  if (params.claims) {
+    try {
+      const c = JSON.parse(params.claims);
+      const names = [...Object.keys(c.id_token ?? {}), ...Object.keys(c.userinfo ?? {})];
+      if (names.length) grant.addOIDCClaims(names);
+    } catch { /* oidc-provider validated it already */ }
+  }
+  return grant.save();
+}
+
+async function finishInteraction(ctx, p, result) {
+  const url = await p.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  ctx.status = 303;
+  ctx.set('cache-control', 'no-store');
+  ctx.redirect(url);
+}
+
+async function interactionRoute(p, ctx, uid, isLogin) {
+  let details;
+  try {
+    details = await p.interactionDetails(ctx.req, ctx.res);
+  } catch (err) {
+    ctx.status = 400;
+    ctx.type = 'html';
+    ctx.body = `<!DOCTYPE html><html><head><title>Interaction error</title></head><body><p id="error">interaction not found or expired: ${htmlEscape(err.message)}</p></body></html>`;
+    return;
+  }
+  if (details.uid !== uid) {
+    ctx.status = 400;
+    ctx.type = 'text';
+    ctx.body = 'interaction mismatch';
+    return;
+  }
+  const { prompt, params } = details;
+  if (!isLogin && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+    if (prompt.name === 'login') return renderLogin(ctx, uid, params, null);
+    // consent (or any other prompt) for a known account: grant and go on
+    const accountId = details.session?.accountId;
+    if (!accountId) return renderLogin(ctx, uid, params, null);
+    const grantId = await autoGrant(p, details, accountId);
+    return finishInteraction(ctx, p, { consent: { grantId } });
+  }
+  if (isLogin && ctx.method === 'POST') {
+    const form = await readForm(ctx.req);
+    const user = Object.hasOwn(USERS, form.login ?? '') ? USERS[form.login] : undefined;
+    if (!user || user.password !== form.password) {
+      if (!QUIET) log(`login failed for ${JSON.stringify(form.login)}`);
+      return renderLogin(ctx, uid, params, 'Invalid login or password.');
+    }
+    const grantId = await autoGrant(p, details, form.login);
+    if (!QUIET) log(`login ${form.login} client=${params.client_id}`);
+    return finishInteraction(ctx, p, { login: { accountId: form.login }, consent: { grantId } });
+  }
+  ctx.status = 405;
+  ctx.type = 'text';
+  ctx.body = 'method not allowed';
+}
+
+function countRequest(ctx) {
+  const { path } = ctx;
+  const clientId = ctx.oidc?.client?.clientId
+    ?? ctx.oidc?.entities?.AccessToken?.clientId
+    ?? ctx.oidc?.params?.client_id ?? ctx.query?.client_id ?? undefined;
+  if (path === '/auth') count('authorization', clientId);
+  else if (path === '/me') count('userinfo', clientId);
+  else if (path === '/session/end') count('end_session', clientId);
+  else if (path === '/token/revocation') count('revocation', clientId);
+  else if (path === '/token' && ctx.method === 'POST') {
+    const gt = ctx.oidc?.params?.grant_type ?? ctx.oidc?.body?.grant_type;
+    if (gt === 'authorization_code') count('token_authorization_code', clientId);
+    else if (gt === 'refresh_token') count('token_refresh_token', clientId);
+  }
+}
+
+// id_token_tamper "nonce": the ID token from the token endpoint gets another
+// nonce, re-signed with the same (current) key and the same header.
+async function tamperIdToken(idToken) {
+  const [h, pl] = idToken.split('.');
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString());
+  const payload = JSON.parse(Buffer.from(pl, 'base64url').toString());
+  payload.nonce = `tampered-${crypto.randomBytes(8).toString('hex')}`;
+  const jwk = signingKeys.find((k) => k.kid === header.kid) ?? currentKeyFor(header.alg);
+  const key = await jose.importJWK(jwk, header.alg);
+  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+    .setProtectedHeader(header)
+    .sign(key);
+}
+
+function installMiddleware(p) {
+  // counters (outermost: sees the outcome of everything below)
+  p.use(async (ctx, next) => {
+    try {
+      await next();
+    } finally {
+      try { countRequest(ctx); } catch (err) { log('stats error:', err); }
+    }
+  });
+  // ID token tamper
+  p.use(async (ctx, next) => {
+    await next();
+    if (ctx.path !== '/token' || ctx.method !== 'POST' || ctx.status !== 200) return;
+    const body = ctx.body;
+    if (!body || typeof body !== 'object' || typeof body.id_token !== 'string') return;
+    const clientId = ctx.oidc?.client?.clientId;
+    if (WEB_CLIENTS.get(clientId)?.id_token_tamper === 'nonce') {
+      body.id_token = await tamperIdToken(body.id_token);
+      if (!QUIET) log(`tampered the nonce of the ID token for ${clientId}`);
+    }
+  });
+  // login interaction pages
+  p.use(async (ctx, next) => {
+    const m = /^\/interaction\/([A-Za-z0-9_-]+)(\/login)?$/.exec(ctx.path);
+    if (!m) return next();
+    return interactionRoute(p, ctx, m[1], Boolean(m[2]));
+  });
 }
 
 function installProvider(p) {
@@ -638,10 +903,10 @@ async function adminRevoke(req, res) {
     }
   }
   if (!owner) return sendJson(res, 404, { error: 'not_found', error_description: 'token unknown to the provider' });
-  const r = await httpsCall('POST', '/token/revocation', {
-    form: { token },
-    auth: [owner, CLIENT_SECRETS[owner]],
-  });
+  const secret = CLIENT_SECRETS[owner];
+  const r = await httpsCall('POST', '/token/revocation', secret === undefined
+    ? { form: { token, client_id: owner } } // public client (auth method none)
+    : { form: { token }, auth: [owner, secret] });
   if (r.status !== 200) return sendJson(res, 502, { error: 'revocation_failed', status: r.status, response: r.json });
   return sendJson(res, 200, { revoked: true, client_id: owner });
 }
@@ -663,6 +928,56 @@ function adminRotate(res) {
   return sendJson(res, 200, { kid, kids: signingKeys.map((k) => k.kid) });
 }
 
+const AUTH_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'none']);
+
+async function adminClients(req, res) {
+  const b = await readJson(req);
+  const bad = (msg) => sendJson(res, 400, { error: 'invalid_client_metadata', error_description: msg });
+  const isUriList = (v) => Array.isArray(v) && v.every((u) => typeof u === 'string' && URL.canParse(u));
+  if (typeof b.client_id !== 'string' || !/^[A-Za-z0-9._~-]+$/.test(b.client_id)) return bad('"client_id" must be a non-empty token');
+  if (Object.hasOwn(CLIENT_SECRETS, b.client_id) && !WEB_CLIENTS.has(b.client_id)) return bad(`"${b.client_id}" is a built-in client`);
+  const method = b.token_endpoint_auth_method ?? 'client_secret_basic';
+  if (!AUTH_METHODS.has(method)) return bad(`token_endpoint_auth_method must be one of ${[...AUTH_METHODS].join(', ')}`);
+  if (method !== 'none' && (typeof b.client_secret !== 'string' || b.client_secret.length < 1)) return bad('"client_secret" is required');
+  if (!isUriList(b.redirect_uris) || b.redirect_uris.length === 0) return bad('"redirect_uris" must be a non-empty list of URLs');
+  const post = b.post_logout_redirect_uris ?? [];
+  if (!isUriList(post)) return bad('"post_logout_redirect_uris" must be a list of URLs');
+  const ttl = b.access_token_ttl ?? ACCESS_TOKEN_TTL;
+  if (!Number.isInteger(ttl) || ttl < 1) return bad('"access_token_ttl" must be a positive integer (seconds)');
+  const tamper = b.id_token_tamper ?? null;
+  if (tamper !== null && tamper !== 'nonce') return bad('"id_token_tamper" must be null or "nonce"');
+  const spec = {
+    client_id: b.client_id,
+    client_secret: method === 'none' ? undefined : b.client_secret,
+    redirect_uris: b.redirect_uris,
+    post_logout_redirect_uris: post,
+    token_endpoint_auth_method: method,
+    require_pkce: b.require_pkce === true,
+    access_token_ttl: ttl,
+    id_token_tamper: tamper,
+  };
+  const previous = WEB_CLIENTS.get(spec.client_id);
+  WEB_CLIENTS.set(spec.client_id, spec);
+  let next;
+  let client;
+  try {
+    // static clients are validated when first loaded: load it before swapping
+    next = makeProvider();
+    client = await next.Client.find(spec.client_id);
+    if (!client) throw new Error('client did not load');
+  } catch (err) {
+    if (previous) WEB_CLIENTS.set(spec.client_id, previous);
+    else WEB_CLIENTS.delete(spec.client_id);
+    return bad(`${err?.message ?? err}${err?.error_description ? `: ${err.error_description}` : ''}`);
+  }
+  installProvider(next);
+  if (spec.client_secret !== undefined) CLIENT_SECRETS[spec.client_id] = spec.client_secret;
+  else delete CLIENT_SECRETS[spec.client_id];
+  ALLOWED_RESOURCES[spec.client_id] = new Set();
+  log(`registered client ${spec.client_id} (${method}${spec.require_pkce ? ', pkce required' : ''}${tamper ? `, tamper ${tamper}` : ''}) redirect_uris ${spec.redirect_uris.join(' ')}`);
+  return sendJson(res, previous ? 200 : 201, { ...spec, metadata: client.metadata() });
+}
+
 async function handleAdmin(req, res) {
   const url = new URL(req.url, 'http://admin');
   const route = `${req.method} ${url.pathname}`;
@@ -680,6 +995,15 @@ async function handleAdmin(req, res) {
         return await adminRevoke(req, res);
       case 'POST /rotate':
         return adminRotate(res);
+      case 'POST /clients':
+        return await adminClients(req, res);
+      case 'GET /clients':
+        return sendJson(res, 200, { clients: [...WEB_CLIENTS.values()] });
+      case 'GET /stats':
+        return sendJson(res, 200, stats);
+      case 'POST /stats/reset':
+        stats = { since: new Date().toISOString(), ...emptyCounts(), by_client: {} };
+        return sendJson(res, 200, stats);
       default:
         return sendJson(res, 404, { error: 'not_found', error_description: `no admin route ${route}` });
     }

@@ -173,6 +173,33 @@ check "opaque token issued before rotate still introspects active" "$I" 'IN.acti
 S="$("${C[@]}" -X POST -d '{"claims":{"a":1}}' "$ADM/sign")" || fail "admin /sign after rotate"
 check "/sign ES256 after rotate uses es-2" "$S" 'hdr(IN.token).kid === "es-2"'
 
+# ---------------------------------------------------------------- browser login support (see e2e/browser/smoke.sh for the flows)
+check "discovery: end_session_endpoint, userinfo, RFC 9207 iss, code + refresh grants" "$D" \
+  'IN.end_session_endpoint === A[0] + "/session/end" && IN.userinfo_endpoint === A[0] + "/me" && IN.authorization_response_iss_parameter_supported === true && IN.grant_types_supported.includes("authorization_code") && IN.grant_types_supported.includes("refresh_token") && IN.scopes_supported.includes("email")' "$ISS"
+CL="$("${C[@]}" -X POST -d '{"client_id":"web","client_secret":"web-secret","redirect_uris":["http://127.0.0.1:9/cb"],"post_logout_redirect_uris":["http://127.0.0.1:9/bye"],"require_pkce":true,"access_token_ttl":60}' "$ADM/clients")" || fail "admin POST /clients"
+check "POST /clients: code + refresh_token client with the spec's defaults" "$CL" \
+  'IN.client_id === "web" && IN.token_endpoint_auth_method === "client_secret_basic" && IN.require_pkce === true && IN.access_token_ttl === 60 && IN.id_token_tamper === null && IN.metadata.grant_types.join() === "authorization_code,refresh_token" && IN.metadata.response_types.join() === "code"'
+CODE="$(curl -sS -o /dev/null -w '%{http_code}' -X POST -d '{"client_id":"bad","client_secret":"s","redirect_uris":[]}' "$ADM/clients")"
+[ "$CODE" = 400 ] && ok "POST /clients without redirect_uris is 400" || fail "POST /clients bad spec gave $CODE"
+CL="$("${C[@]}" "$ADM/clients")" || fail "admin GET /clients"
+check "GET /clients lists it" "$CL" 'IN.clients.length === 1 && IN.clients[0].client_id === "web"'
+LOC="$(curl -sS -o /dev/null -w '%{redirect_url}' --cacert "$CA" "$ISS/auth?client_id=web&response_type=code&scope=openid&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&state=s1")"
+case "$LOC" in
+  http://127.0.0.1:9/cb\?error=invalid_request*PKCE*iss=*) ok "require_pkce: authorization without PKCE is refused at the redirect_uri (with iss)";;
+  *) fail "authorization without PKCE redirected to: $LOC";;
+esac
+LOC="$(curl -sS -o /dev/null -w '%{redirect_url}' --cacert "$CA" "$ISS/auth?client_id=web&response_type=code&scope=openid&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&state=s2&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256")"
+case "$LOC" in
+  "$ISS"/interaction/*) ok "authorization with PKCE goes to the login interaction";;
+  *) fail "authorization with PKCE redirected to: $LOC";;
+esac
+ST="$("${C[@]}" "$ADM/stats")" || fail "admin GET /stats"
+check "GET /stats counts authorizations, per client" "$ST" 'IN.authorization === 2 && IN.by_client.web.authorization === 2 && IN.login_form === 0 && "token_refresh_token" in IN'
+ST="$("${C[@]}" -X POST "$ADM/stats/reset")" || fail "admin POST /stats/reset"
+check "POST /stats/reset zeroes the counters" "$ST" 'IN.authorization === 0 && Object.keys(IN.by_client).length === 0'
+T4="$("${C[@]}" "$ADM/token?client=jwt-client&scope=read&resource=https://api.test")" || fail "token after client registration"
+check "client_credentials still works after the provider was rebuilt for /clients" "$T4" 'hdr(IN.access_token).kid === "es-2"'
+
 # ---------------------------------------------------------------- SIGTERM
 kill -TERM "$IDP_PID"
 RC=0

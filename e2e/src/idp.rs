@@ -108,6 +108,27 @@ impl Idp {
         self.admin("POST", "/rotate", None)["kid"].as_str().unwrap().into()
     }
 
+    /// Registers (or replaces) a browser client (authorization code + refresh token) with
+    /// `POST /clients`: `{client_id, client_secret, redirect_uris, post_logout_redirect_uris,
+    /// token_endpoint_auth_method, require_pkce, access_token_ttl, id_token_tamper}` (see
+    /// `e2e/idp/README.md`). Returns the IdP's answer (the normalised spec and the client's
+    /// metadata as oidc-provider loaded it).
+    pub fn register_client(&self, spec: Value) -> Value {
+        self.admin("POST", "/clients", Some(spec))
+    }
+
+    /// The counters since start or the last [`Self::reset_stats`]: `authorization`,
+    /// `login_form`, `token_authorization_code`, `token_refresh_token`, `userinfo`,
+    /// `end_session`, `revocation`, and the same per client in `by_client`.
+    pub fn stats(&self) -> Value {
+        self.admin("GET", "/stats", None)
+    }
+
+    /// Sets every counter back to zero.
+    pub fn reset_stats(&self) {
+        self.admin("POST", "/stats/reset", None);
+    }
+
     /// Stops the IdP.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

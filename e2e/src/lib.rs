@@ -8,6 +8,7 @@
 //! behind the same defect in the test harness.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)]
 
+pub mod browser;
 pub mod client;
 pub mod connect_proxy;
 pub mod gateway;
