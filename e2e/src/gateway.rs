@@ -59,12 +59,20 @@ pub struct Options {
     /// More `gateway:` settings, one `key: value` per line (indented for you), e.g.
     /// `client_header_timeout: 2`.
     pub settings: Vec<String>,
+    /// Listen here (from [`free_addr`], when the configuration must name the address, as
+    /// a login's `post_logout_redirect_uri` does); a free port when `None`.
+    pub listen: Option<SocketAddr>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { ca: None, workers: 2, settings: Vec::new() }
+        Self { ca: None, workers: 2, settings: Vec::new(), listen: None }
     }
+}
+
+/// A free loopback address for [`Options::listen`].
+pub fn free_addr() -> SocketAddr {
+    format!("127.0.0.1:{}", free_port()).parse().unwrap()
 }
 
 /// What became of a reload.
@@ -200,7 +208,7 @@ impl Gateway {
     pub fn start_opts(routes_yaml: &str, opts: &Options) -> Self {
         let bin = binary();
         let dir = TempDir::new("gw");
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let addr = opts.listen.unwrap_or_else(free_addr);
         let config = dir.0.join("gateway.yaml");
         let access_log = dir.0.join("access.log");
         let stderr_path = dir.0.join("stderr.log");

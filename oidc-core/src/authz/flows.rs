@@ -28,6 +28,8 @@ use crate::session::{
 };
 use crate::time::UnixTime;
 
+mod per_flow;
+
 /// Most flows kept at once: enough for a few tabs logging in together; the oldest is dropped
 /// first, so an abandoned flow cannot hold a slot for long.
 pub const MAX_FLOWS: usize = 4;

@@ -70,9 +70,16 @@ impl CookieNames {
     }
 
     /// Whether the cookie called `name` belongs to the gateway: `<session>`, `<session>2` to
-    /// `<session>9`, or the state cookie.
+    /// `<session>9`, `<session>_state`, or a per-flow `<session>_state_<tag>`.
     pub fn is_own(&self, name: &[u8]) -> bool {
         if name == self.state.as_bytes() || name == self.session.as_bytes() {
+            return true;
+        }
+        if name
+            .strip_prefix(self.state.as_bytes())
+            .and_then(|rest| rest.strip_prefix(b"_"))
+            .is_some_and(|tag| !tag.is_empty())
+        {
             return true;
         }
         match name.strip_prefix(self.session.as_bytes()) {

@@ -161,6 +161,20 @@ impl<'a> SessionCookies<'a> {
 ///
 /// The header is mostly session chunks (4 KiB each), so finding the separators is most of the
 /// cost of collecting; `<[u8]>::split` tests one byte at a time, [`find_byte`] eight.
+/// `(name, value)` of every cookie in a request's `Cookie` header values (names and values
+/// trimmed of optional whitespace).
+pub(crate) fn cookie_pairs<'a, I>(cookie_headers: I) -> impl Iterator<Item = (&'a [u8], &'a [u8])>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    cookie_headers.into_iter().flat_map(Pairs).filter_map(|pair| {
+        let pair = trim_ows(pair);
+        let eq = pair.iter().position(|&b| b == b'=')?;
+        let (key, value) = pair.split_at(eq);
+        Some((trim_ows(key), trim_ows(value.get(1..).unwrap_or_default())))
+    })
+}
+
 struct Pairs<'a>(&'a [u8]);
 
 impl<'a> Iterator for Pairs<'a> {

@@ -133,6 +133,7 @@ pub use cookie::{CookieSettings, SetCookie};
 pub use keyring::{Binding, MAX_SECRETS, MIN_SECRET_BYTES};
 pub use payload::{Session, SessionTimes, SessionTokens};
 
+pub(crate) use chunk::cookie_pairs;
 pub(crate) use keyring::{KEY_ID_LEN, Keyring};
 pub(crate) use wipe::WipedBytes;
 

@@ -385,13 +385,14 @@ fn a_login_lands_on_the_original_url_and_the_session_carries_the_identity() {
     let q = query(&loc);
     assert_eq!(q["redirect_uri"], "https://app.test/app/page/.apisix/redirect");
     assert_eq!((q["scope"].as_str(), q.contains_key("nonce")), ("openid email", true));
-    assert!(w.jar.contains_key("session_state"), "the flow is kept in the state cookie");
+    let flow_cookies = |w: &World| w.jar.keys().filter(|k| k.starts_with("session_state_")).count();
+    assert_eq!(flow_cookies(&w), 1, "the flow is kept in its own cookie");
     let cb = w.idp.authorize(&loc);
     let d = w.get(&format!("/app/page/.apisix/redirect?{cb}"));
     assert_eq!(status(&d), (302, "login_complete"));
     assert_eq!(location(&d).as_deref(), Some("/app/page?x=1&y=2"));
     assert!(w.jar.contains_key("session"));
-    assert!(!w.jar.contains_key("session_state"), "the only flow was consumed");
+    assert_eq!(flow_cookies(&w), 0, "the flow was consumed");
     // The code exchange authenticated the client as the provider prefers (first listed).
     let (_, form) = w.idp.forms.iter().find(|(p, _)| *p == Purpose::Token).unwrap();
     assert!(form.contains("client_secret=") && form.contains("code_verifier="), "{form}");
@@ -510,13 +511,33 @@ fn provider_errors_and_mixups_are_pages_not_500s() {
 #[test]
 fn two_tabs_log_in_at_once() {
     let mut w = World::new(web_config(json!({})));
-    let a = location(&w.get("/app/a")).unwrap();
-    let b = location(&w.get("/app/b")).unwrap();
+    // Both tabs ask before either has the other's answer (the same cookies on both).
+    let nav = [("accept", "text/html"), ("sec-fetch-mode", "navigate")];
+    let (ta, tb) = (w.submit("GET", "/app/a", &nav), w.submit("GET", "/app/b", &nav));
+    w.drain();
+    let (da, db) = (w.decided.remove(&ta).unwrap(), w.decided.remove(&tb).unwrap());
+    w.store_cookies(&da);
+    w.store_cookies(&db);
+    let (a, b) = (location(&da).unwrap(), location(&db).unwrap());
     let (ca, cb) = (w.idp.authorize(&a), w.idp.authorize(&b));
     let db = w.get(&format!("/app/.apisix/redirect?{cb}"));
     assert_eq!(location(&db).as_deref(), Some("/app/b"));
     let da = w.get(&format!("/app/.apisix/redirect?{ca}"));
     assert_eq!(location(&da).as_deref(), Some("/app/a"));
+}
+
+#[test]
+fn abandoned_flows_do_not_pile_up() {
+    let mut w = World::new(web_config(json!({})));
+    for i in 0..10 {
+        w.get(&format!("/app/{i}"));
+        let n = w.jar.keys().filter(|k| k.starts_with("session_state_")).count();
+        assert!(n <= oidc_core::authz::MAX_FLOWS, "{n} flow cookies");
+    }
+    // A forged flow cookie is deleted by the next login, not kept.
+    w.jar.insert("session_state_AAAAAAAA".into(), "junk".into());
+    w.get("/app/x");
+    assert!(!w.jar.contains_key("session_state_AAAAAAAA"));
 }
 
 #[test]

@@ -18,12 +18,16 @@ use crate::engine::{Engine, Entropy, Event, InFlight, IntentKind, Now, Output, R
 use crate::jose::VerifyError;
 use crate::session::{CookieContext, SealError, Session, SessionTokens, SetCookie};
 
+/// The deletion of a finished flow's cookie (a state is single-use).
+fn flow_done(ctx: &Ctx, flow: &FlowState) -> Vec<String> {
+    alloc::vec![ctx.login().flows.clear_flow(flow.state(), ctx.https).into_string()]
+}
+
 /// A callback with a code, from the exchange to the session.
 #[derive(Debug)]
 pub(in crate::engine) struct Exchange {
     ctx: Ctx,
     flow: FlowState,
-    flows: FlowSet,
     stage: Stage,
 }
 
@@ -80,17 +84,17 @@ impl Engine {
                     return self.decide(token, pages::misconfigured());
                 };
                 self.send(intent, IntentKind::Exchange { request: token });
-                let x = Exchange { ctx, flow, flows, stage: Stage::AwaitToken };
+                let x = Exchange { ctx, flow, stage: Stage::AwaitToken };
                 self.park(token, Parked::Exchange(alloc::boxed::Box::new(x)));
             }
-            Callback::IdpError { error, flow: _ } => {
+            Callback::IdpError { error, flow } => {
                 self.login_event("callback", error.as_str());
-                let cookies = self.reseal_flows(now, rng, &ctx, &mut flows);
+                let cookies = flow_done(&ctx, &flow);
                 let status = if error == IdpErrorCode::AccessDenied { 403 } else { 401 };
                 self.decide(token, pages::login_failed(status, Reason::IdpError, cookies));
             }
-            Callback::IssuerMismatch { flow: _ } => {
-                let cookies = self.reseal_flows(now, rng, &ctx, &mut flows);
+            Callback::IssuerMismatch { flow } => {
+                let cookies = flow_done(&ctx, &flow);
                 let d = pages::login_failed(400, Reason::CallbackIssuerMismatch, cookies);
                 self.decide(token, d);
             }
@@ -113,7 +117,7 @@ impl Engine {
                     let d = pages::login_failed(401, Reason::LoginStateLost, Vec::new());
                     return self.decide(token, d);
                 }
-                self.advance(now, rng, token, Parked::Start { ctx, flows, attempt });
+                self.advance(now, rng, token, Parked::Start { ctx, stale: Vec::new(), attempt });
             }
         }
     }
@@ -157,7 +161,7 @@ impl Engine {
             TokenAnswer::Refused => {
                 // An expired, replayed or foreign code, or a wrong client credential.
                 self.fetch_failed(Purpose::Token, String::from("refused"));
-                let cookies = self.reseal_flows(now, rng, &x.ctx, &mut x.flows);
+                let cookies = flow_done(&x.ctx, &x.flow);
                 let d = pages::login_failed(401, Reason::CodeExchangeFailed, cookies);
                 return self.decide(request, d);
             }
@@ -215,9 +219,9 @@ impl Engine {
                     }
                     return self.park(token, Parked::Exchange(x));
                 }
-                return self.id_token_refused(now, rng, token, x, VerifyError::UnknownKid);
+                return self.id_token_refused(token, &x, VerifyError::UnknownKid);
             }
-            Err(e) => return self.id_token_refused(now, rng, token, x, e),
+            Err(e) => return self.id_token_refused(token, &x, e),
         };
         let subject = verified.registered().sub.clone().unwrap_or_default();
         let Stage::Verify { tokens, .. } = core::mem::replace(&mut x.stage, Stage::AwaitToken)
@@ -225,14 +229,14 @@ impl Engine {
             return;
         };
         if !tokens::has_required_scopes(x.ctx.cfg(), tokens.scope.as_deref()) {
-            let cookies = self.reseal_flows(now, rng, &x.ctx, &mut x.flows);
+            let cookies = flow_done(&x.ctx, &x.flow);
             let d = pages::login_failed(403, Reason::InsufficientScope, cookies);
             return self.decide(token, d);
         }
         if let Some(schema) = &x.ctx.cfg().compiled_claim_schema {
             let ok = verified.claims().is_ok_and(|c| schema.check(c).is_ok());
             if !ok {
-                let cookies = self.reseal_flows(now, rng, &x.ctx, &mut x.flows);
+                let cookies = flow_done(&x.ctx, &x.flow);
                 let d = pages::login_failed(401, Reason::ClaimSchemaViolation, cookies);
                 return self.decide(token, d);
             }
@@ -248,17 +252,10 @@ impl Engine {
         }
     }
 
-    fn id_token_refused(
-        &mut self,
-        now: Now,
-        rng: &mut dyn Entropy,
-        token: RequestToken,
-        mut x: alloc::boxed::Box<Exchange>,
-        e: VerifyError,
-    ) {
+    fn id_token_refused(&mut self, token: RequestToken, x: &Exchange, e: VerifyError) {
         let reason = Reason::IdTokenInvalid(e);
         self.login_event("id_token", reason.code());
-        let cookies = self.reseal_flows(now, rng, &x.ctx, &mut x.flows);
+        let cookies = flow_done(&x.ctx, &x.flow);
         self.decide(token, pages::login_failed(401, reason, cookies));
     }
 
@@ -356,7 +353,7 @@ impl Engine {
             }
             Some((false, _)) => {
                 self.login_event("userinfo", "sub_mismatch");
-                let cookies = self.reseal_flows(now, rng, &x.ctx, &mut x.flows);
+                let cookies = flow_done(&x.ctx, &x.flow);
                 let d = pages::login_failed(403, Reason::UserinfoMismatch, cookies);
                 self.decide(request, d);
             }
@@ -374,7 +371,7 @@ impl Engine {
         now: Now,
         rng: &mut dyn Entropy,
         token: RequestToken,
-        mut x: alloc::boxed::Box<Exchange>,
+        x: alloc::boxed::Box<Exchange>,
         tokens: &TokenResponse,
         subject: &str,
         userinfo: Option<&str>,
@@ -411,30 +408,15 @@ impl Engine {
                     "seal_failed"
                 };
                 self.login_event("session", cause);
-                let cookies = self.reseal_flows(now, rng, &x.ctx, &mut x.flows);
+                let cookies = flow_done(&x.ctx, &x.flow);
                 return self
                     .decide(token, pages::login_failed(500, Reason::SessionTooLarge, cookies));
             }
         };
         let mut set: Vec<String> = cookies.into_iter().map(SetCookie::into_string).collect();
-        set.extend(self.reseal_flows(now, rng, &x.ctx, &mut x.flows));
+        set.extend(flow_done(&x.ctx, &x.flow));
         let location = String::from(x.flow.original_url());
         self.decide(token, pages::redirect(Reason::LoginComplete, location, set));
-    }
-
-    /// The state cookie without the flows taken from it (single use).
-    pub(super) fn reseal_flows(
-        &mut self,
-        now: Now,
-        rng: &mut dyn Entropy,
-        ctx: &Ctx,
-        flows: &mut FlowSet,
-    ) -> Vec<String> {
-        let login = ctx.login();
-        match login.flows.seal(flows, now.wall, rng, ctx.https) {
-            Ok(c) => alloc::vec![c.into_string()],
-            Err(_) => alloc::vec![login.flows.clear(ctx.https).into_string()],
-        }
     }
 
     pub(super) fn send(&mut self, intent: HttpIntent, kind: IntentKind) {

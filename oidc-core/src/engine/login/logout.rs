@@ -25,6 +25,8 @@ use crate::session::{CookieContext, Session, SetCookie};
 pub(in crate::engine) struct LoggingOut {
     ctx: Ctx,
     session: Option<Session>,
+    /// Deletions of the flow cookies the request carried.
+    flow_cookies: Vec<String>,
     meta: Option<Arc<ProviderMetadata>>,
     /// Discovery was tried (and may have failed: the logout goes on without it).
     looked_up: bool,
@@ -61,6 +63,7 @@ impl Engine {
         token: RequestToken,
         ctx: Ctx,
         session: Option<Session>,
+        flow_cookies: Vec<String>,
         same_site: bool,
     ) {
         if !same_site {
@@ -69,6 +72,7 @@ impl Engine {
         let l = LoggingOut {
             ctx,
             session,
+            flow_cookies,
             meta: None,
             looked_up: false,
             revoked: false,
@@ -171,6 +175,7 @@ impl Engine {
             .map(SetCookie::into_string)
             .collect();
         cookies.push(login.flows.clear(ctx.https).into_string());
+        cookies.extend(l.flow_cookies.iter().cloned());
         let end_session = l.meta.as_ref().and_then(|m| m.end_session_endpoint.as_deref());
         let d = if let Some(endpoint) = end_session {
             let mut location = String::from(endpoint);

@@ -25,11 +25,12 @@ mod tokens;
 
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use super::decision::CookieNames;
 use super::route::Route;
 use super::{Decision, Engine, Entropy, Now, RequestToken, RequestView};
-use crate::authz::{FlowCodec, FlowSet};
+use crate::authz::{FlowCodec, FlowSet, MAX_FLOWS};
 use crate::config::OidcConfig;
 use crate::crypto::CryptoProvider;
 use crate::session::{Binding, CodecError, Opened, Session, SessionCodec};
@@ -120,8 +121,9 @@ impl Ctx {
 /// A login request waiting on the identity provider.
 #[derive(Debug)]
 pub(super) enum Parked {
-    /// No session: needs the authorization endpoint.
-    Start { ctx: Ctx, flows: FlowSet, attempt: u8 },
+    /// No session: needs the authorization endpoint. `stale`: deletions of dead or surplus
+    /// flow cookies the request carried.
+    Start { ctx: Ctx, stale: Vec<String>, attempt: u8 },
     /// The callback: needs the provider's issuer and token endpoint.
     Callback { ctx: Ctx, flows: FlowSet, has_session: bool },
     /// The code exchange, then the ID token check and userinfo.
@@ -151,6 +153,19 @@ pub(crate) fn is_navigation(req: &RequestView<'_>) -> bool {
         }
     }
     accept_html.unwrap_or(true)
+}
+
+/// Deletions for the flow cookies a new login must not leave behind: unreadable or expired
+/// ones, and the oldest beyond what leaves room for one more.
+fn stale_flows(login: &Login, req: &RequestView<'_>, ctx: &Ctx, now: Now) -> Vec<String> {
+    let headers =
+        req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cookie")).map(|(_, v)| *v);
+    login
+        .flows
+        .prune(headers, now.wall, ctx.https, MAX_FLOWS - 1)
+        .into_iter()
+        .map(crate::session::SetCookie::into_string)
+        .collect()
 }
 
 impl Engine {
@@ -186,10 +201,17 @@ impl Engine {
                 Opened::NoSession(_) => None,
             };
             let allowed = logout::is_same_site_request(req);
-            return self.logout(now, rng, token, ctx, session, allowed);
+            let flows = login.flows.clear_all(cookie_headers(), ctx.https);
+            let flows = flows.into_iter().map(crate::session::SetCookie::into_string).collect();
+            return self.logout(now, rng, token, ctx, session, flows, allowed);
         }
         if login.is_callback(path) {
-            let flows = login.flows.open(cookie_headers(), now.wall).into_set();
+            let state =
+                crate::authz::parse_callback(req.target.as_bytes()).ok().and_then(|p| p.state);
+            let flows = match &state {
+                Some(s) => login.flows.open_flow(cookie_headers(), s, now.wall),
+                None => FlowSet::new(),
+            };
             let has_session = matches!(opened, Opened::Session { .. });
             return self.advance(now, rng, token, Parked::Callback { ctx, flows, has_session });
         }
@@ -198,8 +220,8 @@ impl Engine {
                 self.with_session(now, rng, token, ctx, session, reissue, req);
             }
             Opened::NoSession(_) => {
-                let flows = login.flows.open(cookie_headers(), now.wall).into_set();
-                self.unauthenticated(now, rng, token, ctx, flows, false);
+                let stale = stale_flows(login, req, &ctx, now);
+                self.unauthenticated(now, rng, token, ctx, stale, false);
             }
         }
     }
@@ -223,14 +245,8 @@ impl Engine {
             .refresh_session_interval
             .is_some_and(|i| i > 0 && login_age >= i64::try_from(i).unwrap_or(i64::MAX));
         if (cfg.force_reauthorize || stale_login) && ctx.navigable {
-            let login = ctx.login();
-            let header_values = req
-                .headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-                .map(|(_, v)| *v);
-            let flows = login.flows.open(header_values, now.wall).into_set();
-            return self.advance(now, rng, token, Parked::Start { ctx, flows, attempt: 0 });
+            let stale = stale_flows(ctx.login(), req, &ctx, now);
+            return self.advance(now, rng, token, Parked::Start { ctx, stale, attempt: 0 });
         }
         let expired = session.access_token_expires_at().is_some_and(|at| {
             let leeway = i64::try_from(cfg.access_token_expires_leeway).unwrap_or(i64::MAX);
@@ -241,16 +257,10 @@ impl Engine {
                 return self.refresh(now, rng, token, ctx, session);
             }
             // Never forward an authenticated request without a usable token.
-            let login = ctx.login();
-            let header_values = req
-                .headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-                .map(|(_, v)| *v);
-            let flows = login.flows.open(header_values, now.wall).into_set();
-            return self.unauthenticated(now, rng, token, ctx, flows, true);
+            let stale = stale_flows(ctx.login(), req, &ctx, now);
+            return self.unauthenticated(now, rng, token, ctx, stale, true);
         }
-        let mut set_cookies = alloc::vec::Vec::new();
+        let mut set_cookies = Vec::new();
         if reissue.apply(&mut session, now.wall) {
             let cookie_ctx = crate::session::CookieContext::new(ctx.https, ctx.carried);
             // A session that no longer seals (its timeouts ended between open and now) is
@@ -272,8 +282,8 @@ impl Engine {
         parked: Parked,
     ) {
         match parked {
-            Parked::Start { ctx, flows, attempt } => {
-                self.start_login(now, rng, token, ctx, flows, attempt);
+            Parked::Start { ctx, stale, attempt } => {
+                self.start_login(now, rng, token, ctx, stale, attempt);
             }
             Parked::Callback { ctx, flows, has_session } => {
                 self.callback(now, rng, token, ctx, flows, has_session);

@@ -200,9 +200,7 @@ impl Engine {
                 // another gateway): the user logs in again.
                 self.login_event("refresh", "refused");
                 for (t, r) in parked {
-                    let ctx = r.ctx;
-                    let flows = crate::authz::FlowSet::new();
-                    self.unauthenticated_after_refresh(now, rng, t, ctx, flows);
+                    self.unauthenticated_after_refresh(now, rng, t, r.ctx);
                 }
             }
         }
@@ -214,10 +212,10 @@ impl Engine {
         rng: &mut dyn Entropy,
         token: RequestToken,
         ctx: Ctx,
-        flows: crate::authz::FlowSet,
     ) {
         if ctx.navigable && ctx.cfg().unauth_action == crate::config::UnauthAction::Auth {
-            return self.advance(now, rng, token, Parked::Start { ctx, flows, attempt: 0 });
+            let stale = Vec::new();
+            return self.advance(now, rng, token, Parked::Start { ctx, stale, attempt: 0 });
         }
         let mut denial = Denial::other(401, Reason::RefreshFailed, "login required");
         let clear = ctx.login().session.clear(CookieContext::new(ctx.https, ctx.carried));

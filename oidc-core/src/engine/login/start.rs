@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Ctx, Parked, pages};
-use crate::authz::{FlowSet, MAX_ORIGINAL_URL, default_redirect_path};
+use crate::authz::{MAX_ORIGINAL_URL, default_redirect_path};
 use crate::config::UnauthAction;
 use crate::engine::decision::{Decision, Denial, Reason};
 use crate::engine::{Engine, Entropy, Now, RequestToken};
@@ -20,7 +20,7 @@ impl Engine {
         rng: &mut dyn Entropy,
         token: RequestToken,
         ctx: Ctx,
-        flows: FlowSet,
+        stale: Vec<String>,
         clear: bool,
     ) {
         let cfg = ctx.cfg();
@@ -33,7 +33,7 @@ impl Engine {
                 login_required(&ctx, clear)
             }
             UnauthAction::Auth => {
-                return self.advance(now, rng, token, Parked::Start { ctx, flows, attempt: 0 });
+                return self.advance(now, rng, token, Parked::Start { ctx, stale, attempt: 0 });
             }
         };
         self.decide(token, d);
@@ -47,13 +47,13 @@ impl Engine {
         rng: &mut dyn Entropy,
         token: RequestToken,
         ctx: Ctx,
-        mut flows: FlowSet,
+        stale: Vec<String>,
         attempt: u8,
     ) {
         let route = alloc::sync::Arc::clone(&ctx.route);
         let meta = match self.login_metadata(now, token, &route) {
             Ok(Some(m)) => m,
-            Ok(None) => return self.park(token, Parked::Start { ctx, flows, attempt }),
+            Ok(None) => return self.park(token, Parked::Start { ctx, stale, attempt }),
             Err(d) => return self.decide(token, d),
         };
         let Some(redirect_uri) = redirect_uri(&ctx) else {
@@ -72,12 +72,12 @@ impl Engine {
         let Ok(request) = request else {
             return self.decide(token, pages::misconfigured());
         };
-        flows.push(request.flow);
         let login = ctx.login();
-        let Ok(state_cookie) = login.flows.seal(&mut flows, now.wall, rng, ctx.https) else {
+        let Ok(state_cookie) = login.flows.seal_flow(request.flow, now.wall, rng, ctx.https) else {
             return self.decide(token, pages::misconfigured());
         };
-        let mut cookies = alloc::vec![state_cookie.into_string()];
+        let mut cookies = stale;
+        cookies.push(state_cookie.into_string());
         // A session that could not be used (expired, its token not renewable) goes now, so
         // the browser does not keep sending it.
         if ctx.carried > 0 {
