@@ -250,3 +250,47 @@ fn options_that_cannot_work_are_refused_with_their_route_path() {
         Some("http://proxy.internal:3128")
     );
 }
+
+fn login_route(hosts: &str, extra: &str) -> String {
+    format!(
+        r#"
+routes:
+  - uri: /*
+{hosts}
+    plugins:
+      openid-connect:
+        client_id: web
+        client_secret: web-secret-web-secret
+        discovery: "https://idp.example/.well-known/openid-configuration"
+        session:
+          secret: 0123456789abcdef0123456789abcdef
+{extra}
+    upstream:
+      nodes:
+        "127.0.0.1:8080": 1
+"#
+    )
+}
+
+#[test]
+fn login_routes_never_derive_their_callback_from_an_unchecked_host() {
+    let e = only_error(&login_route("", ""));
+    assert!(e.starts_with("routes[0].plugins.openid-connect.redirect_uri:"), "{e}");
+    let e = only_error(&login_route("", "        redirect_uri: /callback"));
+    assert!(e.starts_with("routes[0].plugins.openid-connect.redirect_uri:"), "{e}");
+    // An absolute redirect_uri, or hosts that vouch for the Host header, are fine.
+    let absolute = login_route("", "        redirect_uri: https://app.example/callback");
+    GatewayConfig::from_yaml(&absolute).unwrap();
+    GatewayConfig::from_yaml(&login_route("    hosts: [app.example]", "")).unwrap();
+}
+
+#[test]
+fn redis_sessions_are_refused_not_silently_replaced() {
+    let extra = "          storage: redis\n          redis: {host: 127.0.0.1}";
+    let yaml = login_route("    hosts: [app.example]", "").replace(
+        "          secret: 0123456789abcdef0123456789abcdef",
+        &format!("          secret: 0123456789abcdef0123456789abcdef\n{extra}"),
+    );
+    let e = only_error(&yaml);
+    assert!(e.starts_with("routes[0].plugins.openid-connect.session.storage:"), "{e}");
+}

@@ -92,9 +92,13 @@ impl Idp {
         if let Some(nonce) = nonce {
             claims["nonce"] = json!(nonce);
         }
-        json!({"access_token": format!("at-{n}"), "token_type": "Bearer", "expires_in": self.expires_in,
+        let mut body = json!({"access_token": format!("at-{n}"), "token_type": "Bearer",
                "refresh_token": format!("rt-{n}"), "scope": "openid email",
-               "id_token": self.key.sign_typ("k1", "JWT", &claims)})
+               "id_token": self.key.sign_typ("k1", "JWT", &claims)});
+        if self.expires_in > 0 {
+            body["expires_in"] = json!(self.expires_in);
+        }
+        body
     }
 
     fn answer(&mut self, intent: &HttpIntent) -> Option<Result<(u16, Vec<u8>), FailureKind>> {
@@ -671,4 +675,42 @@ fn a_cancelled_login_leaves_nothing_behind() {
     w.drain();
     assert_eq!(status(&w.decided.remove(&t).unwrap()), (503, "idp_unavailable"));
     let _ = Reason::LoginComplete;
+}
+
+#[test]
+fn force_reauthorize_and_refresh_session_interval_do_not_loop() {
+    let mut w = World::new(web_config(json!({"force_reauthorize": true})));
+    assert_eq!(status(&w.login("/app")), (302, "login_complete"));
+    // The page the login lands on is served, not sent back to the provider.
+    assert_eq!(status(&w.get("/app")), (200, "allow"));
+    w.advance(30);
+    assert!(location(&w.get("/app")).unwrap().starts_with(AUTH), "every later visit logs in again");
+    let mut w = World::new(web_config(json!({"refresh_session_interval": 120})));
+    w.login("/app");
+    w.advance(60);
+    assert_eq!(status(&w.get("/app")), (200, "allow"));
+    // Scripts keep the session; navigations go through the provider.
+    w.advance(61);
+    assert_eq!(
+        status(&w.request("GET", "/app", &[("accept", "application/json")])),
+        (200, "allow")
+    );
+    assert!(location(&w.get("/app")).unwrap().starts_with(AUTH));
+}
+
+#[test]
+fn a_token_response_without_expires_in_lasts_an_hour() {
+    let session = json!({"secret": "0123456789abcdef0123456789abcdef", "idling_timeout": 0,
+                         "rolling_timeout": 0});
+    let mut w = World::new(web_config(json!({ "session": session })));
+    w.idp.expires_in = 0;
+    w.login("/app");
+    w.advance(3599);
+    assert_eq!(grant_header(&w.get("/app"), "x-access-token"), Some("at-1"));
+    w.advance(2);
+    assert_eq!(
+        grant_header(&w.get("/app"), "x-access-token"),
+        Some("at-2"),
+        "refreshed after the hour"
+    );
 }

@@ -141,6 +141,17 @@ impl RouteConfig {
                 .redirect_uri
                 .as_deref()
                 .is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"));
+            if !oidc.bearer_only
+                && oidc
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.storage == oidc_core::config::SessionStorage::Redis)
+            {
+                r.error(
+                    &format!("{path}.plugins.openid-connect.session.storage"),
+                    "\"redis\" is not supported: sessions are sealed cookies (storage \"cookie\")",
+                );
+            }
             if !oidc.bearer_only && route.hosts.is_empty() && !absolute {
                 r.error(
                     &format!("{path}.plugins.openid-connect.redirect_uri"),

@@ -37,6 +37,10 @@ use crate::session::{Binding, CodecError, Opened, Session, SessionCodec};
 
 pub(crate) use refresh::RecentRefreshes;
 
+/// Seconds after a login during which `force_reauthorize` and `refresh_session_interval` do
+/// not send the browser back to the provider.
+const FRESH_LOGIN_SECS: i64 = 10;
+
 /// A route's login machinery, built once per configuration.
 #[derive(Debug)]
 pub(crate) struct Login {
@@ -241,10 +245,13 @@ impl Engine {
     ) {
         let cfg = ctx.cfg();
         let login_age = now.wall.as_secs().saturating_sub(session.times().created.as_secs());
+        // The page a login lands on is never sent back to the provider at once: with
+        // `force_reauthorize` (or a tiny interval) that would be a redirect loop, as in APISIX.
+        let fresh = login_age < FRESH_LOGIN_SECS;
         let stale_login = cfg
             .refresh_session_interval
             .is_some_and(|i| i > 0 && login_age >= i64::try_from(i).unwrap_or(i64::MAX));
-        if (cfg.force_reauthorize || stale_login) && ctx.navigable {
+        if (cfg.force_reauthorize || stale_login) && !fresh && ctx.navigable {
             let stale = stale_flows(ctx.login(), req, &ctx, now);
             return self.advance(now, rng, token, Parked::Start { ctx, stale, attempt: 0 });
         }

@@ -17,6 +17,9 @@ use crate::jose::claims::TypPolicy;
 use crate::jose::{Algorithm, AlgorithmPolicy, ClaimPolicy, JwtValidator};
 use crate::time::UnixTime;
 
+/// Access token lifetime assumed when neither the provider nor the configuration gives one.
+const DEFAULT_EXPIRES_IN: u64 = 3600;
+
 /// Largest token endpoint or userinfo answer read.
 pub(super) const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
 
@@ -42,9 +45,9 @@ impl core::fmt::Debug for TokenResponse {
 
 impl TokenResponse {
     /// When the access token stops being usable: `expires_in`, else the configured
-    /// `access_token_expires_in`, else never (the provider said nothing).
+    /// `access_token_expires_in`, else an hour (APISIX's library fallback).
     pub(super) fn expires_at(&self, cfg: &OidcConfig, now: UnixTime) -> Option<UnixTime> {
-        let secs = self.expires_in.or(cfg.access_token_expires_in)?;
+        let secs = self.expires_in.or(cfg.access_token_expires_in).unwrap_or(DEFAULT_EXPIRES_IN);
         Some(now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)))
     }
 }
