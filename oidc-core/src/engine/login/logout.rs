@@ -56,6 +56,7 @@ pub(super) fn is_same_site_request(req: &RequestView<'_>) -> bool {
 }
 
 impl Engine {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn logout(
         &mut self,
         now: Now,
