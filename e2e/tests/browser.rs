@@ -78,9 +78,11 @@ fn setup(access_token_ttl: u64) -> Setup {
     let echo = Recorder::start();
     let addr: SocketAddr = gateway::free_addr();
     let base = format!("http://{addr}");
-    for (client, callback, tamper) in
-        [("web", "/app/callback", Value::Null), ("tamper", "/tamper/callback", json!("nonce"))]
-    {
+    for (client, callback, tamper) in [
+        ("web", "/app/callback", Value::Null),
+        ("tamper", "/tamper/callback", json!("nonce")),
+        ("strict", "/strict/callback", Value::Null),
+    ] {
         idp.register_client(json!({
             "client_id": client,
             "client_secret": SECRET,
@@ -112,6 +114,16 @@ fn setup(access_token_ttl: u64) -> Setup {
         &echo,
         "        redirect_uri: /tamper/callback\n        session:\n          \
          secret: fedcba9876543210fedcba9876543210\n          cookie_name: tamper",
+    );
+    y += &login_route(
+        "strict",
+        "/strict/*",
+        "strict",
+        &idp,
+        &echo,
+        "        redirect_uri: /strict/callback\n        session:\n          \
+         secret: 0123456789abcdef0123456789abcdef\n          cookie_name: strict\n          \
+         cookie_same_site: Strict",
     );
     y += &format!(
         "  - id: bye\n    uri: /bye\n    upstream:\n      type: roundrobin\n      nodes:\n        \"{}\": 1\n",
@@ -307,4 +319,20 @@ fn a_tampered_cookie_leads_back_to_login_and_a_wrong_nonce_is_refused() {
     assert!(s.browser.cookie("tamper").is_none(), "no session from a refused ID token");
     let log = std::fs::read_to_string(&s.gw.access_log).unwrap_or_default();
     assert!(log.contains("id_token_nonce"), "the access log names the reason");
+}
+
+#[test]
+fn a_strict_session_cookie_still_logs_in() {
+    let mut s = setup(600);
+    let page = s.browser.open("tab", &s.url("/strict/page?k=v"));
+    assert!(on_idp_login_form(&page, &s.idp), "{page}");
+    let page = s.browser.login("tab", "alice", "alice-password");
+    assert_eq!(page["url"], s.url("/strict/page?k=v"), "{page}");
+    assert_eq!(page["status"], 200);
+    let cookie = s.browser.cookie("strict").expect("the session cookie");
+    assert_eq!(cookie["sameSite"], "Strict");
+    let got = s.upstream("/strict/page");
+    assert_eq!(got.len(), 1, "one request upstream, no login loop");
+    assert_eq!(b64_json(got[0].header("x-id-token").unwrap())["sub"], "alice");
+    assert_eq!(s.stat("authorization"), 1);
 }

@@ -186,6 +186,11 @@ impl FlowCodec {
     ) -> Result<Self, CodecError> {
         let mut cookie = session.clone();
         cookie.name.push_str(STATE_COOKIE_SUFFIX);
+        // The callback is a cross-site navigation from the provider: a `Strict` state cookie
+        // would never come back with it.
+        if cookie.same_site == crate::config::SameSite::Strict {
+            cookie.same_site = crate::config::SameSite::Lax;
+        }
         let cookie = cookie.validated()?;
         let ring = Keyring::derive(secrets, &binding, &cookie.name, provider)?;
         Ok(Self { ring, cookie, ttl: DEFAULT_FLOW_TTL })

@@ -416,7 +416,15 @@ impl Engine {
         let mut set: Vec<String> = cookies.into_iter().map(SetCookie::into_string).collect();
         set.extend(flow_done(&x.ctx, &x.flow));
         let location = String::from(x.flow.original_url());
-        self.decide(token, pages::redirect(Reason::LoginComplete, location, set));
+        let d = if login.session.cookie().same_site == crate::config::SameSite::Strict {
+            // Browsers treat a redirect chain that began on the provider's site as cross-site
+            // and would not send a `Strict` cookie with it (a login loop): a page of this site
+            // navigates instead.
+            pages::continue_page(&location, set)
+        } else {
+            pages::redirect(Reason::LoginComplete, location, set)
+        };
+        self.decide(token, d);
     }
 
     pub(super) fn send(&mut self, intent: HttpIntent, kind: IntentKind) {

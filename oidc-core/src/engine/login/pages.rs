@@ -76,6 +76,17 @@ pub(super) fn login_failed(status: u16, reason: Reason, cookies: Vec<String>) ->
     )
 }
 
+/// The end of a login whose session cookie is `SameSite=Strict`: a page that moves on to
+/// `location` by itself (a same-site navigation, which carries the cookie).
+pub(super) fn continue_page(location: &str, cookies: Vec<String>) -> Decision {
+    let mut extra = String::from("<meta http-equiv=\"refresh\" content=\"0;url=");
+    escape_into(&mut extra, location);
+    extra.push_str("\"><p><a href=\"");
+    escape_into(&mut extra, location);
+    extra.push_str("\">Continue</a></p>");
+    page(200, Reason::LoginComplete, "Signed in", "Signed in.", &extra, cookies)
+}
+
 /// The route cannot run its login as configured (logged with the reason; 500).
 pub(super) fn misconfigured() -> Decision {
     Decision::Deny(Denial::other(500, Reason::Misconfigured, "gateway misconfigured"))
