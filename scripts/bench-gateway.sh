@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Load benchmark on loopback: wrk against (1) the upstream directly, (2) nginx as a plain reverse
 # proxy, (3) gateway-monoio with a bearer JWT route on the cached path (one valid token), and
-# (4) gateway-monoio verifying every request (a stream of distinct tokens, cache bypassed).
+# (4) gateway-monoio verifying every request (a stream of distinct tokens, cache bypassed), and
+# (5) gateway-monoio on a browser-login route with a valid session cookie (two chunks, about
+# 3 KiB: opened, decrypted and turned into X-Access-Token / X-ID-Token on every request).
 # Every target gets the same request (a GET with the same `Authorization: Bearer` header), so the
 # upstream parses the same client headers; what the gateway adds (X-Access-Token, X-Userinfo,
 # X-Forwarded-*) is counted against the gateway. Rounds are interleaved so drift of this shared
@@ -96,6 +98,20 @@ $PEM
 $PEM
         claim_validator: {issuer: {valid_issuers: ["$ISSUER"]}}
     upstream: {nodes: {"127.0.0.1:18081": 1}}
+  - id: session
+    uri: /session
+    plugins:
+      openid-connect:
+        client_id: bench
+        client_secret: bench-secret-0123
+        discovery: https://idp.invalid/.well-known/openid-configuration
+        redirect_uri: http://127.0.0.1:18083/session/callback
+        session:
+          secret: bench-session-secret-0123456789ab
+          idling_timeout: 0
+          rolling_timeout: 0
+          absolute_timeout: 86400
+    upstream: {nodes: {"127.0.0.1:18081": 1}}
 YAML
 # A leftover gateway on the port would share it through SO_REUSEPORT and skew every figure.
 if curl -s -o /dev/null http://127.0.0.1:18083/; then
@@ -109,6 +125,9 @@ for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18083/ && break; sl
 TOKEN=$(head -1 "$work/tokens.txt")
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18083/cached)
 [ "$code" = 200 ] || { echo "gateway check failed: $code"; cat "$work/gateway.err"; exit 1; }
+SESSION=$(cat "$work/session-cookie.txt")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $SESSION" http://127.0.0.1:18083/session)
+[ "$code" = 200 ] || { echo "session check failed: $code"; cat "$work/gateway.err"; exit 1; }
 rss_idle=$(ps -o rss= -p "$gw")
 
 # Every token of the uncached stream must be accepted before anything is measured (one curl,
@@ -158,6 +177,8 @@ for r in $(seq "$ROUNDS"); do
     run nginx http://127.0.0.1:18082/ -H "Authorization: Bearer $TOKEN"
     run gw-cached http://127.0.0.1:18083/cached -H "Authorization: Bearer $TOKEN"
     run gw-uncached http://127.0.0.1:18083/uncached -s "$work/tokens.lua"
+    run nginx-cookie http://127.0.0.1:18082/ -H "Cookie: $SESSION"
+    run gw-session http://127.0.0.1:18083/session -H "Cookie: $SESSION"
     echo "round $r done" >&2
 done
 rss_after=$(ps -o rss= -p "$gw")
@@ -178,12 +199,12 @@ med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v i
 n = med["nginx"]
 print("| target | requests/s | p50 | p99 | rps vs nginx | p99 vs nginx |")
 print("|---|--:|--:|--:|--:|--:|")
-for k in ("direct", "nginx", "gw-cached", "gw-uncached"):
+for k in ("direct", "nginx", "gw-cached", "gw-uncached", "nginx-cookie", "gw-session"):
     r, p50, p99 = med[k]
     print(f"| {k} | {r:,.0f} | {p50:.2f} ms | {p99:.2f} ms | {r / n[0]:.2f}× | {p99 / n[2]:.2f}× |")
 print("\nPer round, against nginx in the same round (requests/s ratio, p99 ratio):")
-for k in ("gw-cached", "gw-uncached"):
-    pairs = [(g[0] / x[0], g[2] / x[2]) for g, x in zip(rows[k], rows["nginx"])]
-    print(f"  {k}: " + ", ".join(f"{a:.2f}/{b:.2f}" for a, b in pairs))
+for k, base in (("gw-cached", "nginx"), ("gw-uncached", "nginx"), ("gw-session", "nginx-cookie")):
+    pairs = [(g[0] / x[0], g[2] / x[2]) for g, x in zip(rows[k], rows[base])]
+    print(f"  {k} vs {base}: " + ", ".join(f"{a:.2f}/{b:.2f}" for a, b in pairs))
 print(f"\ngateway RSS: {int(sys.argv[2]) / 1024:.1f} MiB idle (after one request), {int(sys.argv[3]) / 1024:.1f} MiB after the run")
 PY

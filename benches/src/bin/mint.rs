@@ -1,5 +1,8 @@
 //! Writes a public key and RS256 access tokens for the load benchmark
-//! (`scripts/bench-gateway.sh`): `mint <dir> <count>` → `<dir>/public.pem`, `<dir>/tokens.txt`.
+//! (`scripts/bench-gateway.sh`): `mint <dir> <count>` → `<dir>/public.pem`, `<dir>/tokens.txt`,
+//! and `<dir>/session-cookie.txt`: the `Cookie` header value of a typical browser session
+//! (access, ID and refresh token, about 3 KiB sealed in two chunks) for the script's session
+//! route.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aws_lc_rs::signature::{self as lc, KeyPair as _};
@@ -55,5 +58,51 @@ fn main() {
         out.push_str(&format!("{input}.{}\n", fx::b64url(&sig)));
     }
     std::fs::write(dir.join("tokens.txt"), out).unwrap();
+    std::fs::write(dir.join("session-cookie.txt"), session_cookie()).unwrap();
     println!("issuer {}", fx::ISSUER);
+}
+
+/// A JWT-shaped token of about `claims_len` claim bytes (the gateway forwards session tokens; it
+/// decodes only the ID token's claims, for `X-ID-Token`).
+fn jwt(kid: &str, claims_len: usize) -> String {
+    let header = fx::b64url(fx::header_json("RS256", kid).as_bytes());
+    let base = format!(r#"{{"iss":"{}","sub":"248289761001","pad":""}}"#, fx::ISSUER);
+    let pad = "p".repeat(claims_len.saturating_sub(base.len()));
+    let claims = base.replace(r#""pad":"""#, &format!(r#""pad":"{pad}""#));
+    format!("{header}.{}.{}", fx::b64url(claims.as_bytes()), fx::b64url(&[7; 256]))
+}
+
+/// Sealed for the script's `session` route: its discovery URL, client id, cookie name, secret
+/// and timeouts (idle and rolling off, so every request is the steady path: no re-seal).
+fn session_cookie() -> String {
+    use oidc_core::session::{Binding, CookieContext, CookieSettings, Session, SessionCodec};
+    use oidc_core::session::{SessionTokens, Timeouts};
+    let codec = SessionCodec::new(
+        &[b"bench-session-secret-0123456789ab".as_slice()],
+        Binding {
+            issuer: "https://idp.invalid/.well-known/openid-configuration",
+            client_id: "bench",
+        },
+        CookieSettings::new("session"),
+        Timeouts { idling: 0, rolling: 0, absolute: 86_400 },
+        &oidc_core::crypto::AWS_LC,
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let now = oidc_core::UnixTime::from_secs(i64::try_from(now.as_secs()).unwrap());
+    let (access, id, refresh) = (jwt("at", 700), jwt("id", 450), jwt("rt", 230));
+    let session = Session::start(
+        &SessionTokens {
+            access_token: &access,
+            access_token_expires_at: Some(now.saturating_add(86_400)),
+            id_token: Some(&id),
+            refresh_token: Some(&refresh),
+            subject: "248289761001",
+            userinfo: None,
+        },
+        now,
+    );
+    let cookies =
+        codec.seal(&session, now, &mut fx::BenchRng(0x5eed), CookieContext::new(false, 0)).unwrap();
+    cookies.iter().map(|c| format!("{}={}", c.name(), c.value())).collect::<Vec<_>>().join("; ")
 }
