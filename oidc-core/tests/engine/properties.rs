@@ -1,13 +1,16 @@
-//! Any sequence of inputs — requests with junk or real tokens, answers with junk or real
-//! documents (including a JWKS moved to another URI), failures, cancels, ticks and
-//! reconfigurations between requests — never panics the engine, never decides a request twice
+//! Any sequence of inputs — requests with junk or real tokens, browser-login requests (pages,
+//! callbacks carrying the cookies and `state` of an earlier redirect or junk, logouts), answers
+//! with junk or real documents (including a JWKS moved to another URI, token and userinfo
+//! answers), failures, cancels, ticks and reconfigurations between requests — never panics the
+//! engine, never decides a request twice
 //! or decides one it was not given, and, once the IdP stops answering and time passes, every
 //! request that was not cancelled has exactly one decision within a bounded number of steps.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use oidc_core::engine::{
-    FailureKind, Input, IntentId, Output, RequestToken, RequestView, ResponseView, RouteHandle,
+    Decision, FailureKind, Input, IntentId, Output, Purpose, RequestToken, RequestView,
+    ResponseView, RouteHandle,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -20,6 +23,13 @@ enum Op {
     Request {
         route: u8,
         real: bool,
+        junk: Vec<u8>,
+    },
+    /// A browser request on the login route: a page, a callback (with the cookies and `state`
+    /// of redirect `pick`, or junk), or a logout; `junk` as an extra cookie.
+    Browser {
+        kind: u8,
+        pick: u8,
         junk: Vec<u8>,
     },
     /// The `i`-th intent answered with document `doc` and `status`.
@@ -39,7 +49,9 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (any::<u8>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..40))
             .prop_map(|(route, real, junk)| Op::Request { route, real, junk }),
-        4 => (any::<u8>(), prop_oneof![Just(200u16), Just(500), any::<u16>()], any::<u8>())
+        3 => (any::<u8>(), any::<u8>(), proptest::collection::vec(any::<u8>(), 0..40))
+            .prop_map(|(kind, pick, junk)| Op::Browser { kind, pick, junk }),
+        4 => (any::<u8>(), prop_oneof![4 => Just(200u16), 1 => Just(500), 1 => any::<u16>()], any::<u8>())
             .prop_map(|(i, status, doc)| Op::Answer { i, status, doc }),
         1 => any::<u8>().prop_map(Op::Fail),
         1 => any::<u8>().prop_map(Op::Cancel),
@@ -55,19 +67,42 @@ fn variant(v: u8) -> Vec<oidc_core::config::OidcConfig> {
     // the JWKS to another URI.
     let jwks = config(json!({"use_jwks": true, "discovery_expires_in": 5, "jwk_expires_in": 5}));
     let intro = config(json!({"introspection_endpoint": INTROSPECT}));
+    // The browser login is always the last route.
+    let login = |timeout: u64| {
+        config(json!({"bearer_only": false, "client_id": "web", "timeout": timeout,
+                      "redirect_uri": "https://app.test/.apisix/redirect",
+                      "discovery_expires_in": 5, "jwk_expires_in": 5,
+                      "revoke_tokens_on_logout": true,
+                      "session": {"secret": "0123456789abcdef0123456789abcdef"}}))
+    };
     match v % 4 {
-        0 => vec![jwks, intro],
-        1 => vec![intro, jwks],
-        2 => {
-            vec![config(json!({"use_jwks": true, "timeout": 7, "discovery_expires_in": 5})), intro]
-        }
-        _ => vec![jwks],
+        0 => vec![jwks, intro, login(3)],
+        1 => vec![intro, jwks, login(3)],
+        2 => vec![
+            config(json!({"use_jwks": true, "timeout": 7, "discovery_expires_in": 5})),
+            intro,
+            login(7),
+        ],
+        _ => vec![jwks, login(3)],
     }
 }
 
 /// Documents an answer may carry: discovery pointing at one of two JWKS URIs, a JWKS, an
-/// introspection answer, junk.
-fn document(doc: u8, signer: &Signer) -> Vec<u8> {
+/// introspection answer, a token answer (its ID token with `nonce`), userinfo, junk. Three
+/// times in four the document the intent asked for (so that logins get far), else any.
+fn document(doc: u8, purpose: Purpose, nonce: Option<&str>, signer: &Signer) -> Vec<u8> {
+    let doc = if doc % 4 != 0 {
+        match purpose {
+            Purpose::Discovery => 8 * (doc / 8),
+            Purpose::Jwks => 8 * (doc / 8) + 2,
+            Purpose::Introspection => 8 * (doc / 8) + 3,
+            Purpose::Token => 8 * (doc / 8) + 4,
+            Purpose::Userinfo => 8 * (doc / 8) + 5,
+            _ => doc,
+        }
+    } else {
+        doc
+    };
     let discovery = |jwks_uri: &str| {
         json!({"issuer": ISSUER, "authorization_endpoint": "https://idp.test/auth",
                "token_endpoint": "https://idp.test/token", "jwks_uri": jwks_uri,
@@ -77,11 +112,22 @@ fn document(doc: u8, signer: &Signer) -> Vec<u8> {
         .to_string()
         .into_bytes()
     };
-    match doc % 5 {
+    let id_token = signer.sign_typ(
+        &signer.kid,
+        "JWT",
+        &json!({"iss": ISSUER, "sub": "alice", "aud": "web", "exp": T0 + 600, "iat": T0,
+                "nonce": nonce}),
+    );
+    match doc % 8 {
         0 => discovery(JWKS_URI),
         1 => discovery("https://idp.test/other-jwks"),
         2 => json!({"keys": [signer.jwk()]}).to_string().into_bytes(),
         3 => json!({"active": true, "sub": "alice", "exp": T0 + 600}).to_string().into_bytes(),
+        4 => json!({"access_token": format!("at-{doc}"), "token_type": "Bearer",
+                    "expires_in": doc % 3, "refresh_token": "rt", "id_token": id_token})
+        .to_string()
+        .into_bytes(),
+        5 => json!({"sub": if doc % 2 == 0 { "alice" } else { "bob" }}).to_string().into_bytes(),
         _ => vec![b'{'; usize::from(doc % 7)],
     }
 }
@@ -95,8 +141,17 @@ struct Run {
     live: BTreeSet<u64>,
     submitted: BTreeSet<u64>,
     decided: BTreeMap<u64, usize>,
-    intents: Vec<IntentId>,
+    intents: Vec<(IntentId, Purpose)>,
     open: BTreeSet<IntentId>,
+    /// Redirects to the provider: the callback query, the cookies the browser then held, and
+    /// the nonce.
+    redirects: Vec<(String, String, String)>,
+    /// The nonce of the last callback sent (what the provider puts in ID tokens).
+    nonce: Option<String>,
+    /// Decision reason codes seen, for the coverage check.
+    seen: BTreeSet<&'static str>,
+    /// The browser's cookies (name → value).
+    jar: BTreeMap<String, String>,
 }
 
 impl Run {
@@ -105,10 +160,11 @@ impl Run {
             match self.h.engine.poll_output() {
                 Output::Idle { .. } => break,
                 Output::Http(i) => {
-                    self.intents.push(i.id);
+                    self.intents.push((i.id, i.purpose));
                     self.open.insert(i.id);
                 }
-                Output::Decision { token, .. } => {
+                Output::Decision { token, decision } => {
+                    self.observe(&decision);
                     assert!(self.submitted.contains(&token.0), "decision for unknown {token:?}");
                     *self.decided.entry(token.0).or_default() += 1;
                     assert_eq!(self.decided[&token.0], 1, "{token:?} decided twice");
@@ -119,9 +175,84 @@ impl Run {
         }
     }
 
+    /// Keeps what a browser would: cookies, and the `state` of redirects to the provider.
+    fn observe(&mut self, d: &Decision) {
+        self.seen.insert(match d {
+            Decision::Respond(r) => r.reason.code(),
+            Decision::Deny(x) => x.reason.code(),
+            Decision::Allow(_) => "allow",
+            _ => "other",
+        });
+        let (headers, extra): (Vec<&(&'static str, String)>, Vec<String>) = match d {
+            Decision::Respond(r) => (r.headers.iter().collect(), Vec::new()),
+            Decision::Deny(x) => (x.headers.iter().collect(), Vec::new()),
+            Decision::Allow(g) => (Vec::new(), g.set_cookies.clone()),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let cookies =
+            headers.iter().filter(|(n, _)| *n == "set-cookie").map(|(_, v)| v.clone()).chain(extra);
+        for c in cookies {
+            let pair = c.split(';').next().unwrap_or_default();
+            if let Some((n, v)) = pair.split_once('=') {
+                if v.is_empty() || c.contains("Max-Age=0") {
+                    self.jar.remove(n);
+                } else {
+                    self.jar.insert(n.into(), v.into());
+                }
+            }
+        }
+        if let Some((_, loc)) = headers.iter().find(|(n, _)| *n == "location")
+            && let Some(state) = loc.split(['?', '&']).find_map(|kv| kv.strip_prefix("state="))
+        {
+            let nonce = loc.split(['?', '&']).find_map(|kv| kv.strip_prefix("nonce="));
+            let cookie = self.cookie_header();
+            let iss = ISSUER.replace(':', "%3A").replace('/', "%2F");
+            let query = format!("code=c&state={state}&iss={iss}");
+            self.redirects.push((query, cookie, nonce.unwrap_or_default().into()));
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
     fn apply(&mut self, op: Op) {
         let now = self.h.now();
         match op {
+            Op::Browser { kind, pick, junk } => {
+                self.next += 1;
+                let token = RequestToken(self.next);
+                let junk = String::from_utf8_lossy(&junk).into_owned();
+                let (target, mut cookie) = match kind % 4 {
+                    0 => (String::from("/page"), self.cookie_header()),
+                    1 if !self.redirects.is_empty() => {
+                        let (q, c, n) = &self.redirects[usize::from(pick) % self.redirects.len()];
+                        self.nonce = Some(n.clone());
+                        (format!("/.apisix/redirect?{q}"), c.clone())
+                    }
+                    1 => (format!("/.apisix/redirect?code=c&state={junk}"), self.cookie_header()),
+                    2 => (String::from("/logout"), self.cookie_header()),
+                    _ => (String::from("/api"), self.cookie_header()),
+                };
+                cookie.push_str("; ");
+                cookie.push_str(&junk);
+                let hs = [
+                    ("cookie", cookie.as_bytes()),
+                    ("sec-fetch-site", b"same-origin".as_slice()),
+                    (
+                        "accept",
+                        if kind % 4 == 3 { b"application/json".as_slice() } else { b"text/html" },
+                    ),
+                ];
+                let req = RequestView::new("GET", &target, &hs);
+                let route = self.routes.last().unwrap();
+                self.submitted.insert(token.0);
+                self.live.insert(token.0);
+                self.h
+                    .engine
+                    .handle_input(now, &mut self.h.rng, Input::Request { token, route, req })
+                    .unwrap();
+            }
             Op::Request { route, real, junk } => {
                 self.next += 1;
                 let token = RequestToken(self.next);
@@ -141,8 +272,8 @@ impl Run {
                     .unwrap();
             }
             Op::Answer { i, status, doc } => {
-                let intent = self.pick(i);
-                let body = document(doc, &self.signer);
+                let (intent, purpose) = self.pick_with_purpose(i);
+                let body = document(doc, purpose, self.nonce.as_deref(), &self.signer);
                 let resp = ResponseView { status, headers: &[], body: &body };
                 self.open.remove(&intent);
                 self.h
@@ -184,10 +315,20 @@ impl Run {
     }
 
     fn pick(&self, i: u8) -> IntentId {
+        self.pick_with_purpose(i).0
+    }
+
+    fn pick_with_purpose(&self, i: u8) -> (IntentId, Purpose) {
+        // Open intents first: answers to finished ones are tested too, but less often.
+        let open: Vec<&(IntentId, Purpose)> =
+            self.intents.iter().filter(|(id, _)| self.open.contains(id)).collect();
+        if i % 4 != 0 && !open.is_empty() {
+            return *open[usize::from(i) % open.len()];
+        }
         self.intents
             .get(usize::from(i) % self.intents.len().max(1))
             .copied()
-            .unwrap_or(IntentId::from_raw(u64::from(i)))
+            .unwrap_or((IntentId::from_raw(u64::from(i)), Purpose::Discovery))
     }
 
     /// The IdP goes silent: every open intent fails or times out. Bounded: a livelock (a
@@ -233,12 +374,33 @@ proptest! {
             decided: BTreeMap::new(),
             intents: Vec::new(),
             open: BTreeSet::new(),
+            redirects: Vec::new(),
+            jar: BTreeMap::new(),
+            nonce: None,
+            seen: BTreeSet::new(),
         };
         for op in ops {
             run.apply(op);
         }
         run.settle();
+        SEEN.with(|s| s.borrow_mut().extend(run.seen.iter().copied()));
         prop_assert!(run.live.is_empty());
         prop_assert!(run.h.engine.pending_requests() == 0, "parked requests left behind");
+    }
+}
+
+thread_local! {
+    static SEEN: std::cell::RefCell<BTreeSet<&'static str>> =
+        const { std::cell::RefCell::new(BTreeSet::new()) };
+}
+
+/// The random drive reaches the login's deep states, not only its first redirect: otherwise
+/// the property above says little about them.
+#[test]
+fn the_drive_reaches_every_login_step() {
+    every_request_gets_exactly_one_decision();
+    let seen = SEEN.with(|s| s.borrow().clone());
+    for code in ["login_redirect", "login_complete", "allow", "logged_out", "login_required"] {
+        assert!(seen.contains(code), "{code} never reached; seen: {seen:?}");
     }
 }
