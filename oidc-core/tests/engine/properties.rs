@@ -91,7 +91,7 @@ fn variant(v: u8) -> Vec<oidc_core::config::OidcConfig> {
 /// introspection answer, a token answer (its ID token with `nonce`), userinfo, junk. Three
 /// times in four the document the intent asked for (so that logins get far), else any.
 fn document(doc: u8, purpose: Purpose, nonce: Option<&str>, signer: &Signer) -> Vec<u8> {
-    let doc = if doc % 4 != 0 {
+    let doc = if !doc.is_multiple_of(4) {
         match purpose {
             Purpose::Discovery => 8 * (doc / 8),
             Purpose::Jwks => 8 * (doc / 8) + 2,
@@ -322,7 +322,7 @@ impl Run {
         // Open intents first: answers to finished ones are tested too, but less often.
         let open: Vec<&(IntentId, Purpose)> =
             self.intents.iter().filter(|(id, _)| self.open.contains(id)).collect();
-        if i % 4 != 0 && !open.is_empty() {
+        if !i.is_multiple_of(4) && !open.is_empty() {
             return *open[usize::from(i) % open.len()];
         }
         self.intents
