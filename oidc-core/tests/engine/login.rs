@@ -714,3 +714,15 @@ fn a_token_response_without_expires_in_lasts_an_hour() {
         "refreshed after the hour"
     );
 }
+
+#[test]
+fn the_page_after_login_is_always_on_this_site() {
+    for target in ["/\\evil.test/x", "//evil.test/x"] {
+        let mut w = World::new(web_config(json!({})));
+        let d = w.get(target);
+        let loc = location(&d).unwrap();
+        let cb = w.idp.authorize(&loc);
+        let d = w.get(&format!("/app/.apisix/redirect?{cb}"));
+        assert_eq!(location(&d).as_deref(), Some("/"), "{target}");
+    }
+}

@@ -128,6 +128,9 @@ fn original_url(ctx: &Ctx, attempt: u8) -> &str {
     let usable = attempt == 0
         && t.starts_with('/')
         && !t.starts_with("//")
+        // Browsers read `/\host` as `//host`; the gateway's canonical targets never hold `\`,
+        // but an embedding caller's might.
+        && !t.contains('\\')
         && t.len() <= MAX_ORIGINAL_URL
         && !ctx.login().is_callback(ctx.path());
     if usable { t } else { "/" }
