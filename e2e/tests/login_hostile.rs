@@ -291,3 +291,74 @@ fn bug_bad_login_configs_are_refused_with_their_path() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Refresh races across workers: "concurrent requests of one session in one worker share one
+/// refresh", but a browser spreads a page's requests over several connections, and
+/// gateway-monoio spreads connections over its workers. With a provider that rotates refresh
+/// tokens (oidc-provider, Okta, Auth0, Keycloak with rotation on), the second worker presents
+/// the refresh token the first one just used: `invalid_grant`, so that request is sent to the
+/// login with the session cookie cleared, and a provider with reuse detection revokes the
+/// whole grant, so the first worker's fresh session dies at its next refresh as well.
+#[test]
+fn bug_a_page_whose_requests_land_on_two_workers_loses_its_session_at_refresh() {
+    use oidc_e2e::browser::Browser;
+    use serde_json::json;
+    let idp = Idp::start();
+    let echo = Recorder::start();
+    let addr: SocketAddr = gateway::free_addr();
+    let base = format!("http://{addr}");
+    idp.register_client(json!({
+        "client_id": "web",
+        "client_secret": SECRET,
+        "redirect_uris": [format!("{base}/app/callback")],
+        "post_logout_redirect_uris": [format!("{base}/bye")],
+        "require_pkce": true,
+        "access_token_ttl": 4,
+    }));
+    let y = format!("routes:\n{}", route("app", "/app/*", &idp, &echo, ""));
+    let opts = Options { ca: Some(idp.ca.clone()), listen: Some(addr), workers: 2, ..Options::default() };
+    let gw = Gateway::start_opts(&y, &opts);
+    let mut browser = Browser::start();
+    browser.open("tab", &format!("{base}/app/start"));
+    let page = browser.login("tab", "alice", "alice-password");
+    assert_eq!(page["url"], format!("{base}/app/start"), "{page}");
+    let cookie = browser
+        .cookies()
+        .iter()
+        .filter(|c| c["name"].as_str().is_some_and(|n| n.starts_with("session")))
+        .map(|c| format!("{}={}", c["name"].as_str().unwrap(), c["value"].as_str().unwrap()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    // A page's subresources: several connections at once, as a browser opens them.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let cookie = cookie.clone();
+            let barrier = std::sync::Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let mut c = Conn::connect(addr);
+                let h = [("Cookie", cookie.as_str()), ("Accept", "text/html"), ("Sec-Fetch-Mode", "navigate")];
+                let bytes = request_bytes("GET", &format!("/app/asset-{i}"), "127.0.0.1", &h, b"", true);
+                barrier.wait();
+                c.send(&bytes).unwrap();
+                c.response("GET")
+            })
+        })
+        .collect();
+    let answers: Vec<Response> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let refreshes = idp.stats()["token_refresh_token"].as_u64().unwrap_or(0);
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    let cleared = answers
+        .iter()
+        .flat_map(|r| headers(r, "set-cookie"))
+        .filter(|c| c.starts_with("session=") && c.contains("Max-Age=0"))
+        .count();
+    println!("statuses {statuses:?}, refresh calls {refreshes}, session deletions {cleared}");
+    assert!(
+        statuses.iter().all(|s| *s == 200) && cleared == 0,
+        "one page's requests after the access token expired: statuses {statuses:?}, \
+         {refreshes} refresh calls, {cleared} responses delete the session cookie; gateway log:\n{}",
+        gw.stderr().lines().filter(|l| l.contains("refresh")).take(5).collect::<Vec<_>>().join("\n")
+    );
+}
