@@ -144,7 +144,8 @@ fn holds_forged_cookie_floods_are_bounded() {
         (0..120).map(|i| format!("session_state_{i:08}=Zm9yZ2VkZm9yZ2Vk")).collect();
     let c1 = flows[..40].join("; ");
     let c2 = flows[40..80].join("; ");
-    let c3 = format!("{}; session=AAAA; session=BBBB; session2=CC; session9=x", flows[80..].join("; "));
+    let c3 =
+        format!("{}; session=AAAA; session=BBBB; session2=CC; session9=x", flows[80..].join("; "));
     let mut h = nav();
     h.extend([("Cookie", c1.as_str()), ("Cookie", c2.as_str()), ("Cookie", c3.as_str())]);
     let r = request(s.gw.addr, "GET", "/app/x", &h, b"");
@@ -239,20 +240,37 @@ fn bug_bad_login_configs_are_refused_with_their_path() {
     };
     let session = format!("        session:\n          secret: {SESSION_SECRET}");
     let cases = [
-        ("no session secret", cfg("/app/*", "        redirect_uri: /app/cb"), "routes[0].plugins.openid-connect.session.secret"),
+        (
+            "no session secret",
+            cfg("/app/*", "        redirect_uri: /app/cb"),
+            "routes[0].plugins.openid-connect.session.secret",
+        ),
         (
             "short secret",
-            cfg("/app/*", "        redirect_uri: /app/cb\n        session:\n          secret: short"),
+            cfg(
+                "/app/*",
+                "        redirect_uri: /app/cb\n        session:\n          secret: short",
+            ),
             "routes[0].plugins.openid-connect.session.secret",
         ),
         (
             "cookie name with a separator",
-            cfg("/app/*", &format!("        redirect_uri: /app/cb\n{session}\n          cookie_name: \"a;b\"")),
+            cfg(
+                "/app/*",
+                &format!(
+                    "        redirect_uri: /app/cb\n{session}\n          cookie_name: \"a;b\""
+                ),
+            ),
             "routes[0].plugins.openid-connect.session.cookie_name",
         ),
         (
             "cookie path with an attribute",
-            cfg("/app/*", &format!("        redirect_uri: /app/cb\n{session}\n          cookie_path: \"/; Domain=evil.test\"")),
+            cfg(
+                "/app/*",
+                &format!(
+                    "        redirect_uri: /app/cb\n{session}\n          cookie_path: \"/; Domain=evil.test\""
+                ),
+            ),
             "routes[0].plugins.openid-connect.session.cookie_path",
         ),
         (
@@ -267,7 +285,10 @@ fn bug_bad_login_configs_are_refused_with_their_path() {
         ),
         (
             "logout_path outside the route",
-            cfg("/app/*", &format!("        redirect_uri: /app/cb\n        logout_path: /logout\n{session}")),
+            cfg(
+                "/app/*",
+                &format!("        redirect_uri: /app/cb\n        logout_path: /logout\n{session}"),
+            ),
             "routes[0].plugins.openid-connect.logout_path",
         ),
     ];
@@ -316,7 +337,8 @@ fn bug_a_page_whose_requests_land_on_two_workers_loses_its_session_at_refresh() 
         "access_token_ttl": 4,
     }));
     let y = format!("routes:\n{}", route("app", "/app/*", &idp, &echo, ""));
-    let opts = Options { ca: Some(idp.ca.clone()), listen: Some(addr), workers: 2, ..Options::default() };
+    let opts =
+        Options { ca: Some(idp.ca.clone()), listen: Some(addr), workers: 2, ..Options::default() };
     let gw = Gateway::start_opts(&y, &opts);
     let mut browser = Browser::start();
     browser.open("tab", &format!("{base}/app/start"));
@@ -338,8 +360,13 @@ fn bug_a_page_whose_requests_land_on_two_workers_loses_its_session_at_refresh() 
             let barrier = std::sync::Arc::clone(&barrier);
             std::thread::spawn(move || {
                 let mut c = Conn::connect(addr);
-                let h = [("Cookie", cookie.as_str()), ("Accept", "text/html"), ("Sec-Fetch-Mode", "navigate")];
-                let bytes = request_bytes("GET", &format!("/app/asset-{i}"), "127.0.0.1", &h, b"", true);
+                let h = [
+                    ("Cookie", cookie.as_str()),
+                    ("Accept", "text/html"),
+                    ("Sec-Fetch-Mode", "navigate"),
+                ];
+                let bytes =
+                    request_bytes("GET", &format!("/app/asset-{i}"), "127.0.0.1", &h, b"", true);
                 barrier.wait();
                 c.send(&bytes).unwrap();
                 c.response("GET")
@@ -359,6 +386,11 @@ fn bug_a_page_whose_requests_land_on_two_workers_loses_its_session_at_refresh() 
         statuses.iter().all(|s| *s == 200) && cleared == 0,
         "one page's requests after the access token expired: statuses {statuses:?}, \
          {refreshes} refresh calls, {cleared} responses delete the session cookie; gateway log:\n{}",
-        gw.stderr().lines().filter(|l| l.contains("refresh")).take(5).collect::<Vec<_>>().join("\n")
+        gw.stderr()
+            .lines()
+            .filter(|l| l.contains("refresh"))
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

@@ -402,7 +402,6 @@ fn b64_json(v: &str) -> Value {
     serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(v).unwrap()).unwrap()
 }
 
-
 fn nav() -> [(&'static str, &'static str); 2] {
     [("accept", "text/html"), ("sec-fetch-mode", "navigate")]
 }
@@ -465,7 +464,11 @@ fn bug_callbacks_park_without_the_pending_cap() {
     let state = enc(&flow_state(&loc));
     w.idp.token_mode = TokenMode::Silent;
     for i in 0..100 {
-        w.submit("GET", &format!("/app/.apisix/redirect?code=forged-{i}&state={state}&iss={}", enc(ISSUER)), &nav());
+        w.submit(
+            "GET",
+            &format!("/app/.apisix/redirect?code=forged-{i}&state={state}&iss={}", enc(ISSUER)),
+            &nav(),
+        );
     }
     w.drain();
     let parked = w.engine.pending_requests();
@@ -514,7 +517,10 @@ fn bug_a_failing_refresh_is_retried_by_every_request_without_backoff() {
         assert_eq!(status(&w.get("/app")).0, 503);
     }
     let posts = w.idp.calls(Purpose::Token) - before;
-    assert!(posts <= 2, "{posts} refresh POSTs for 20 requests in the same second to a down endpoint");
+    assert!(
+        posts <= 2,
+        "{posts} refresh POSTs for 20 requests in the same second to a down endpoint"
+    );
 }
 
 /// The same with a failing code exchange: each callback replay goes to the token endpoint
@@ -526,11 +532,15 @@ fn bug_a_failing_token_endpoint_is_hit_by_every_callback_without_backoff() {
     let state = enc(&flow_state(&loc));
     w.idp.token_mode = TokenMode::Down;
     for i in 0..20 {
-        let d = w.get(&format!("/app/.apisix/redirect?code=c{i}&state={state}&iss={}", enc(ISSUER)));
+        let d =
+            w.get(&format!("/app/.apisix/redirect?code=c{i}&state={state}&iss={}", enc(ISSUER)));
         assert_eq!(status(&d).0, 503, "callback {i}: {:?} jar {:?}", status(&d), w.jar.keys());
     }
     let posts = w.idp.calls(Purpose::Token);
-    assert!(posts <= 2, "{posts} token POSTs for 20 callbacks in the same second to a down endpoint");
+    assert!(
+        posts <= 2,
+        "{posts} token POSTs for 20 callbacks in the same second to a down endpoint"
+    );
 }
 
 /// `unauth_action: pass` with `access_token_in_authorization_header`: the upstream is told
@@ -539,7 +549,8 @@ fn bug_a_failing_token_endpoint_is_hit_by_every_callback_without_backoff() {
 /// forges the identity the upstream trusts.
 #[test]
 fn bug_anonymous_pass_keeps_a_client_authorization_header_on_an_authorization_route() {
-    let cfg = web_config(json!({"unauth_action": "pass", "access_token_in_authorization_header": true}));
+    let cfg =
+        web_config(json!({"unauth_action": "pass", "access_token_in_authorization_header": true}));
     let mut w = World::new(cfg);
     let d = w.request("GET", "/app", &[("authorization", "Bearer forged-admin-token")]);
     let Decision::Allow(g) = &d else { panic!("{d:?}") };
@@ -805,4 +816,57 @@ fn bug_logins_in_flight_across_a_secret_rotation_lose_their_flow() {
     let d = w.get(&format!("/app/deep/page/.apisix/redirect?{cb}"));
     assert_eq!(status(&d), (302, "login_complete"), "the flow sealed before the rotation");
     assert_eq!(location(&d).as_deref(), Some("/app/deep/page?x=1"));
+}
+
+/// An operator renames the session cookie (`session.cookie_name`) by a reload: the browsers'
+/// existing `session`, `session2`, ... cookies are no longer recognised as the gateway's, so
+/// they are forwarded to the upstream (sealed, but the gateway's cookies must never reach it)
+/// and never deleted.
+#[test]
+fn bug_after_a_cookie_name_change_the_old_session_cookies_go_upstream() {
+    let mut w = World::new(web_config(json!({})));
+    w.login("/app");
+    let renamed = web_config(json!({"session": {"secret": "0123456789abcdef0123456789abcdef",
+                                                "cookie_name": "sid"}}));
+    w.engine.reconfigure(vec![renamed]).unwrap();
+    let d = w.get("/app");
+    let own = match &d {
+        Decision::Allow(g) => g.own_cookies.clone(),
+        Decision::Respond(_) => {
+            // A new login: the old cookies must at least be deleted by it.
+            let Decision::Respond(r) = &d else { unreachable!() };
+            let deletes_old = set_cookies(&r.headers)
+                .iter()
+                .any(|c| c.starts_with("session=") && c.contains("Max-Age=0"));
+            assert!(deletes_old, "the old session cookie is neither recognised nor deleted");
+            return;
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(own.unwrap().is_own(b"session"), "the old session cookie is forwarded upstream");
+}
+
+#[test]
+fn holds_a_hanging_refresh_parks_the_session_requests_and_times_them_out() {
+    let mut w = World::new(web_config(json!({})));
+    w.idp.expires_in = 60;
+    w.login("/app");
+    w.advance(61);
+    w.idp.refresh_mode = TokenMode::Silent;
+    let before = w.idp.calls(Purpose::Token);
+    let ts: Vec<u64> = (0..20).map(|i| w.submit("GET", &format!("/app/{i}"), &nav())).collect();
+    w.drain();
+    assert_eq!(w.idp.calls(Purpose::Token), before + 1, "one refresh for all");
+    assert_eq!(w.engine.pending_requests(), 20);
+    w.advance(10);
+    let now = w.now();
+    w.engine.handle_input(now, &mut w.rng, Input::Tick).unwrap();
+    w.drain();
+    for t in ts {
+        assert_eq!(status(&w.decided.remove(&t).unwrap()).0, 503);
+    }
+    assert_eq!(w.engine.pending_requests(), 0);
+    // Cancelled waiters are forgotten, the next refresh starts afresh.
+    w.idp.refresh_mode = TokenMode::Ok;
+    assert_eq!(status(&w.get("/app")), (200, "allow"));
 }
