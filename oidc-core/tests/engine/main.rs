@@ -4,6 +4,7 @@
 mod harness;
 mod introspection;
 mod login;
+mod login_hostile;
 mod properties;
 
 use harness::*;
