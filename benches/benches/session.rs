@@ -59,6 +59,7 @@ impl Fixture {
                 refresh_token: Some(&self.refresh),
                 subject: "248289761001",
                 userinfo: None,
+                scope: None,
             },
             now,
         )

@@ -413,6 +413,7 @@ fn foreign_absent_and_session_cookies_do_not_open() {
             refresh_token: None,
             subject: "alice",
             userinfo: None,
+            scope: None,
         },
         NOW,
     );

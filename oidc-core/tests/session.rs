@@ -81,6 +81,7 @@ struct Parts {
     refresh_token: Option<String>,
     subject: String,
     userinfo: Option<String>,
+    scope: Option<String>,
     times: [i64; 3],
 }
 
@@ -94,6 +95,7 @@ impl Parts {
                 refresh_token: self.refresh_token.as_deref(),
                 subject: &self.subject,
                 userinfo: self.userinfo.as_deref(),
+                scope: self.scope.as_deref(),
             },
             SessionTimes {
                 created: UnixTime::from_secs(self.times[0]),
@@ -119,12 +121,26 @@ fn parts() -> impl Strategy<Value = Parts> {
     (
         (text(2000), proptest::option::of(any::<i64>())),
         (proptest::option::of(text(1500)), proptest::option::of(text(800))),
-        (text(64), proptest::option::of(text(500))),
+        (text(64), proptest::option::of(text(500)), proptest::option::of(text(80))),
         [time.clone(), time.clone(), time],
     )
         .prop_map(
-            |((access_token, expires), (id_token, refresh_token), (subject, userinfo), times)| {
-                Parts { access_token, expires, id_token, refresh_token, subject, userinfo, times }
+            |(
+                (access_token, expires),
+                (id_token, refresh_token),
+                (subject, userinfo, scope),
+                times,
+            )| {
+                Parts {
+                    access_token,
+                    expires,
+                    id_token,
+                    refresh_token,
+                    subject,
+                    userinfo,
+                    scope,
+                    times,
+                }
             },
         )
 }
@@ -268,6 +284,7 @@ proptest! {
                 refresh_token: None,
                 subject: "u",
                 userinfo: None,
+                scope: None,
             },
             NOW,
         );
@@ -399,6 +416,7 @@ fn nonces_are_fresh_per_seal() {
         refresh_token: None,
         subject: "s".into(),
         userinfo: None,
+        scope: None,
         times: [0; 3],
     }
     .session();
@@ -426,6 +444,7 @@ fn a_typical_session_is_two_chunks_of_the_default_budget() {
         userinfo: Some(
             r#"{"sub":"248289761001","name":"Jane Doe","email":"jane@example.com"}"#.into(),
         ),
+        scope: Some("openid email profile offline_access".into()),
         times: [NOW.as_secs(); 3],
     };
     for provider in all_providers() {
@@ -469,6 +488,7 @@ fn a_rotated_secret_from_the_configuration_still_opens_old_sessions() {
         refresh_token: None,
         subject: "alice",
         userinfo: None,
+        scope: None,
         access_token_expires_at: None,
     };
     let session = Session::start(&tokens, now);

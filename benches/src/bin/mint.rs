@@ -99,6 +99,7 @@ fn session_cookie() -> String {
             refresh_token: Some(&refresh),
             subject: "248289761001",
             userinfo: None,
+            scope: None,
         },
         now,
     );

@@ -1,6 +1,6 @@
-//! Backoff per introspection endpoint: once it fails several calls in a row, the engine
-//! answers 503 at once until the retry time instead of sending every waiting request's token
-//! to a failing IdP.
+//! Backoff per endpoint (introspection; the token endpoint for code exchanges and refreshes):
+//! once it fails several calls in a row, the engine answers 503 at once until the retry time
+//! instead of sending every waiting request to a failing IdP.
 //!
 //! Only failures of the endpoint count (no connection, TLS, timeout, 5xx, 429), never a 4xx
 //! about one token, and only several in a row: a client must not be able to switch

@@ -541,8 +541,13 @@ fn misconfigured() -> Decision {
 }
 
 fn anonymous(route: &Route) -> Decision {
+    let mut remove_headers = IDENTITY_HEADERS.to_vec();
+    // The upstream reads the gateway's token from `Authorization`: a client's must not pass.
+    if route.cfg.access_token_in_authorization_header {
+        remove_headers.push("authorization");
+    }
     Decision::Allow(Grant {
-        remove_headers: IDENTITY_HEADERS.to_vec(),
+        remove_headers,
         set_headers: Vec::new(),
         subject: None,
         via: AuthVia::Anonymous,

@@ -288,6 +288,7 @@ enum IntentKind {
     /// The code exchange of one callback.
     Exchange {
         request: RequestToken,
+        endpoint: String,
     },
     /// The userinfo fetch of one login.
     Userinfo {
@@ -297,6 +298,7 @@ enum IntentKind {
     Refresh {
         key: [u8; 32],
         issuer: String,
+        endpoint: String,
         waiters: Vec<RequestToken>,
     },
     /// One token revocation of a logout.
@@ -335,6 +337,8 @@ pub struct Engine {
     token_cache: TokenCache,
     introspection_cache: IntrospectionCache,
     introspection_backoff: backoff::EndpointBackoff,
+    /// Token endpoints (code exchanges and refreshes) that keep failing.
+    token_backoff: backoff::EndpointBackoff,
     validators: BTreeMap<u64, (String, Arc<crate::jose::JwtValidator>)>,
     /// Login steps waiting on the provider.
     login_pending: BTreeMap<RequestToken, login::Parked>,
@@ -384,6 +388,7 @@ impl Engine {
             pending: HashMap::with_hasher(FixedState::with_seed(seed(rng))),
             introspection_inflight: HashMap::with_hasher(FixedState::with_seed(seed(rng))),
             introspection_backoff: backoff::EndpointBackoff::default(),
+            token_backoff: backoff::EndpointBackoff::default(),
             settings,
             routes: Vec::new(),
             provider_ids: BTreeMap::new(),
@@ -570,9 +575,13 @@ impl Engine {
             IntentKind::Introspection { key, endpoint, route, waiters } => {
                 self.on_introspection(now, id, key, &endpoint, &route, waiters, answer);
             }
-            IntentKind::Exchange { request } => self.on_exchange_answer(now, rng, request, answer),
+            IntentKind::Exchange { request, endpoint } => {
+                self.token_call_result(&endpoint, now, &answer);
+                self.on_exchange_answer(now, rng, request, answer);
+            }
             IntentKind::Userinfo { request } => self.on_userinfo_answer(now, rng, request, answer),
-            IntentKind::Refresh { key, issuer, waiters } => {
+            IntentKind::Refresh { key, issuer, endpoint, waiters } => {
+                self.token_call_result(&endpoint, now, &answer);
                 self.on_refresh_answer(now, rng, id, key, &issuer, waiters, answer);
             }
             IntentKind::Revocation { request } => {

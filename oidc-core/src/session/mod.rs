@@ -41,6 +41,7 @@
 //!         refresh_token: None,
 //!         subject: "alice",
 //!         userinfo: None,
+//!         scope: None,
 //!     },
 //!     login,
 //! );

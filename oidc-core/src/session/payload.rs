@@ -3,7 +3,8 @@
 //! Layout (format version 1; integers are LEB128 varints, times zigzag-encoded seconds):
 //!
 //! ```text
-//! flags            u8: 0x01 id_token, 0x02 refresh_token, 0x04 access expiry, 0x08 userinfo
+//! flags            u8: 0x01 id_token, 0x02 refresh_token, 0x04 access expiry, 0x08 userinfo,
+//!                      0x10 scope
 //! created          varint (zigzag i64)
 //! renewed          varint (zigzag i64)   rolling-timeout base
 //! last_seen        varint (zigzag i64)   idling-timeout base
@@ -13,6 +14,7 @@
 //! [refresh_token]  varint length, bytes  if flag 0x02
 //! subject          varint length, bytes
 //! [userinfo]       varint length, bytes  if flag 0x08
+//! [scope]          varint length, bytes  if flag 0x10 (the scopes the provider granted)
 //! ```
 //!
 //! Nothing else: no JSON, no field names, no claims the gateway can re-read from the ID token
@@ -41,7 +43,8 @@ const F_ID_TOKEN: u8 = 0x01;
 const F_REFRESH_TOKEN: u8 = 0x02;
 const F_ACCESS_EXPIRY: u8 = 0x04;
 const F_USERINFO: u8 = 0x08;
-const F_KNOWN: u8 = F_ID_TOKEN | F_REFRESH_TOKEN | F_ACCESS_EXPIRY | F_USERINFO;
+const F_SCOPE: u8 = 0x10;
+const F_KNOWN: u8 = F_ID_TOKEN | F_REFRESH_TOKEN | F_ACCESS_EXPIRY | F_USERINFO | F_SCOPE;
 
 /// The tokens and identity a session carries, borrowed: what the engine fills in after a code
 /// exchange or a refresh, and what [`Session::tokens`] gives back.
@@ -59,6 +62,9 @@ pub struct SessionTokens<'a> {
     pub subject: &'a str,
     /// The userinfo response (JSON text), when `set_userinfo_header` asks for it.
     pub userinfo: Option<&'a str>,
+    /// The scopes the provider granted (space-separated), which every request's
+    /// `required_scopes` are checked against.
+    pub scope: Option<&'a str>,
 }
 
 impl fmt::Debug for SessionTokens<'_> {
@@ -70,6 +76,7 @@ impl fmt::Debug for SessionTokens<'_> {
             .field("id_token", &Redacted(self.id_token))
             .field("refresh_token", &Redacted(self.refresh_token))
             .field("userinfo", &Redacted(self.userinfo))
+            .field("scope", &self.scope)
             .finish()
     }
 }
@@ -100,6 +107,7 @@ struct Spans {
     refresh_token: Option<Range<usize>>,
     subject: Range<usize>,
     userinfo: Option<Range<usize>>,
+    scope: Option<Range<usize>>,
 }
 
 /// A browser session: tokens, identity and the times its timeouts are measured from.
@@ -122,6 +130,7 @@ impl Session {
             tokens.refresh_token,
             Some(tokens.subject),
             tokens.userinfo,
+            tokens.scope,
         ];
         // Exact capacity: the string never reallocates (which would leave a copy unwiped).
         let mut text = String::with_capacity(parts.iter().flatten().map(|p| p.len()).sum());
@@ -132,13 +141,14 @@ impl Session {
                 start..text.len()
             })
         };
-        let [access, id, refresh, subject, userinfo] = parts.map(&mut push);
+        let [access, id, refresh, subject, userinfo, scope] = parts.map(&mut push);
         let spans = Spans {
             access_token: access.unwrap_or_default(),
             id_token: id,
             refresh_token: refresh,
             subject: subject.unwrap_or_default(),
             userinfo,
+            scope,
         };
         Self {
             text: WipedText::new(text),
@@ -168,6 +178,7 @@ impl Session {
             refresh_token: self.refresh_token(),
             subject: self.subject(),
             userinfo: self.userinfo(),
+            scope: self.scope(),
         }
     }
 
@@ -199,6 +210,11 @@ impl Session {
     /// The userinfo JSON.
     pub fn userinfo(&self) -> Option<&str> {
         self.spans.userinfo.as_ref().map(|r| self.part(r))
+    }
+
+    /// The granted scopes (space-separated), if the session recorded them.
+    pub fn scope(&self) -> Option<&str> {
+        self.spans.scope.as_ref().map(|r| self.part(r))
     }
 
     /// The timeout bases.
@@ -244,7 +260,7 @@ impl Session {
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
         let mut flags = 0;
         let parts = self.parts();
-        for (part, flag) in [(1, F_ID_TOKEN), (2, F_REFRESH_TOKEN), (4, F_USERINFO)] {
+        for (part, flag) in [(1, F_ID_TOKEN), (2, F_REFRESH_TOKEN), (4, F_USERINFO), (5, F_SCOPE)] {
             if parts.get(part).is_some_and(Option::is_some) {
                 flags |= flag;
             }
@@ -265,14 +281,15 @@ impl Session {
         }
     }
 
-    /// The strings in encoding order (access, id, refresh, subject, userinfo).
-    fn parts(&self) -> [Option<&str>; 5] {
+    /// The strings in encoding order (access, id, refresh, subject, userinfo, scope).
+    fn parts(&self) -> [Option<&str>; 6] {
         [
             Some(self.access_token()),
             self.id_token(),
             self.refresh_token(),
             Some(self.subject()),
             self.userinfo(),
+            self.scope(),
         ]
     }
 
@@ -283,7 +300,7 @@ impl Session {
         // Move the strings to the front of the buffer, in order; each source lies at or after
         // its destination, so forward copies never overwrite unread bytes.
         let mut write = 0;
-        let mut spans: [Option<Range<usize>>; 5] = Default::default();
+        let mut spans: [Option<Range<usize>>; 6] = Default::default();
         for (slot, src) in spans.iter_mut().zip(layout.parts) {
             let Some(src) = src else { continue };
             if src.end > buf.len() || src.start < write {
@@ -314,7 +331,7 @@ impl Session {
         if !boundaries_ok {
             return Err(PayloadError);
         }
-        let [access, id, refresh, subject, userinfo] = spans;
+        let [access, id, refresh, subject, userinfo, scope] = spans;
         Ok(Self {
             text,
             spans: Spans {
@@ -323,6 +340,7 @@ impl Session {
                 refresh_token: refresh,
                 subject: subject.ok_or(PayloadError)?,
                 userinfo,
+                scope,
             },
             access_token_expires_at: layout.access_token_expires_at,
             times: layout.times,
@@ -347,6 +365,7 @@ impl fmt::Debug for Session {
             .field("id_token", &Redacted(self.id_token()))
             .field("refresh_token", &Redacted(self.refresh_token()))
             .field("userinfo", &Redacted(self.userinfo()))
+            .field("scope", &self.scope())
             .field("times", &self.times)
             .finish()
     }
@@ -374,7 +393,7 @@ struct Layout {
     times: SessionTimes,
     access_token_expires_at: Option<UnixTime>,
     /// Absolute ranges in the caller's buffer, in encoding order.
-    parts: [Option<Range<usize>>; 5],
+    parts: [Option<Range<usize>>; 6],
 }
 
 impl Layout {
@@ -387,13 +406,14 @@ impl Layout {
         let times = SessionTimes { created: r.time()?, renewed: r.time()?, last_seen: r.time()? };
         let access_token_expires_at =
             if flags & F_ACCESS_EXPIRY != 0 { Some(r.time()?) } else { None };
-        let mut parts: [Option<Range<usize>>; 5] = Default::default();
+        let mut parts: [Option<Range<usize>>; 6] = Default::default();
         let present = [
             true,
             flags & F_ID_TOKEN != 0,
             flags & F_REFRESH_TOKEN != 0,
             true,
             flags & F_USERINFO != 0,
+            flags & F_SCOPE != 0,
         ];
         for (slot, present) in parts.iter_mut().zip(present) {
             if present {
@@ -489,6 +509,7 @@ mod tests {
             refresh_token: None,
             subject: "alice",
             userinfo: Some(r#"{"sub":"alice","name":"Ålice"}"#),
+            scope: Some("openid email"),
         }
     }
 
@@ -519,6 +540,7 @@ mod tests {
             refresh_token: None,
             subject: "",
             userinfo: None,
+            scope: None,
         };
         let e = Session::start(&empty, UnixTime::from_secs(i64::MIN));
         assert_eq!(round_trip(&e), e);

@@ -5,6 +5,7 @@ mod harness;
 mod introspection;
 mod login;
 mod login_hostile;
+mod login_world;
 mod properties;
 
 use harness::*;

@@ -67,6 +67,9 @@ impl Engine {
                 let Some(endpoint) = meta.token_endpoint.as_deref() else {
                     return self.decide(token, pages::misconfigured());
                 };
+                if let Err(d) = self.admit_token_call(endpoint, now) {
+                    return self.decide(token, d);
+                }
                 let method = tokens::token_auth_method(ctx.cfg(), &meta);
                 let form =
                     tokens::code_form(code.as_str(), flow.redirect_uri(), flow.code_verifier());
@@ -83,7 +86,8 @@ impl Engine {
                 ) else {
                     return self.decide(token, pages::misconfigured());
                 };
-                self.send(intent, IntentKind::Exchange { request: token });
+                let endpoint = String::from(endpoint);
+                self.send(intent, IntentKind::Exchange { request: token, endpoint });
                 let x = Exchange { ctx, flow, stage: Stage::AwaitToken };
                 self.park(token, Parked::Exchange(alloc::boxed::Box::new(x)));
             }
@@ -383,6 +387,8 @@ impl Engine {
             refresh_token: tokens.refresh_token.as_deref().map(|s| s.as_str()),
             subject,
             userinfo,
+            // Absent in the response means as requested (RFC 6749 §5.1).
+            scope: Some(tokens.scope.as_deref().unwrap_or(&x.ctx.cfg().scope)),
         };
         let login = x.ctx.login();
         let cookie_ctx = CookieContext::new(x.ctx.https, x.ctx.carried);

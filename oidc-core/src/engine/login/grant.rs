@@ -51,7 +51,7 @@ pub(super) fn session_grant(
         set_headers.push(("x-refresh-token", String::from(rt)));
     }
     Decision::Allow(Grant {
-        remove_headers: IDENTITY_HEADERS.to_vec(),
+        remove_headers: removed(route),
         set_headers,
         subject: Some(String::from(session.subject())),
         via,
@@ -63,13 +63,30 @@ pub(super) fn session_grant(
 /// `unauth_action: pass`: upstream without identity (and without the gateway's cookies).
 pub(super) fn anonymous(route: &Route) -> Decision {
     Decision::Allow(Grant {
-        remove_headers: IDENTITY_HEADERS.to_vec(),
+        remove_headers: removed(route),
         set_headers: Vec::new(),
         subject: None,
         via: AuthVia::Anonymous,
         set_cookies: Vec::new(),
         own_cookies: route.own_cookies(),
     })
+}
+
+/// Client headers the upstream must never see: the identity headers, and `Authorization` on
+/// routes whose upstream reads the gateway's access token from it.
+pub(super) fn removed(route: &Route) -> Vec<&'static str> {
+    let mut names = IDENTITY_HEADERS.to_vec();
+    if route.cfg.access_token_in_authorization_header {
+        names.push("authorization");
+    }
+    names
+}
+
+/// The claims of a session's ID token (verified at login), parsed.
+pub(super) fn id_token_claims(id_token: &str) -> Option<crate::jose::json::Object> {
+    let payload = id_token.split('.').nth(1)?;
+    let json = base64url::decode(payload.as_bytes()).ok()?;
+    crate::jose::json::parse_object(&json).ok()
 }
 
 /// The ID token's payload (its JSON claims) re-encoded as standard base64, as APISIX's

@@ -20,6 +20,9 @@ use crate::engine::io::{FailureKind, Purpose, ResponseView};
 use crate::engine::{Engine, Entropy, IntentKind, Now, RequestToken, RequestView};
 use crate::session::{CookieContext, Session, SetCookie};
 
+/// Revocation calls in flight at once, per engine.
+const MAX_REVOCATIONS_IN_FLIGHT: usize = 64;
+
 /// A logout waiting on discovery or on its revocations.
 #[derive(Debug)]
 pub(in crate::engine) struct LoggingOut {
@@ -102,8 +105,15 @@ impl Engine {
         if !l.revoked {
             l.revoked = true;
             let endpoint = l.meta.as_ref().and_then(|m| m.revocation_endpoint.clone());
-            if let (true, Some(endpoint), Some(session)) =
-                (l.ctx.cfg().revoke_tokens_on_logout, endpoint, l.session.as_ref())
+            // Revocation is best effort: under load (requests parked, revocations in flight at
+            // the cap) the logout goes on without it rather than hold the request.
+            let room = self.parked_count() < self.settings.max_pending_requests
+                && self.revocations_in_flight() < MAX_REVOCATIONS_IN_FLIGHT;
+            if !room && l.ctx.cfg().revoke_tokens_on_logout {
+                self.login_event("logout", "revocation_skipped_overloaded");
+            }
+            if let (true, true, Some(endpoint), Some(session)) =
+                (room, l.ctx.cfg().revoke_tokens_on_logout, endpoint, l.session.as_ref())
             {
                 // The refresh token first: revoking it usually ends the grant, access tokens
                 // included (RFC 7009 §2.1).
@@ -143,6 +153,10 @@ impl Engine {
             return self.park(token, Parked::Logout(l));
         }
         self.finish_logout(token, *l);
+    }
+
+    fn revocations_in_flight(&self) -> usize {
+        self.intents.values().filter(|f| matches!(f.kind, IntentKind::Revocation { .. })).count()
     }
 
     /// The revocation endpoint answered (or failed: the logout goes on either way).

@@ -93,7 +93,7 @@ fn uri_path(uri: &str) -> &str {
 }
 
 /// What a login step keeps of its request while it waits.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Ctx {
     pub(super) route: Arc<Route>,
     pub(super) https: bool,
@@ -267,6 +267,13 @@ impl Engine {
             let stale = stale_flows(ctx.login(), req, &ctx, now);
             return self.unauthenticated(now, rng, token, ctx, stale, true);
         }
+        // The route's rules apply to every request, whichever route's login made the session
+        // and whatever the rules were then (a reload may have tightened them).
+        match self.route_rules(now, rng, token, &ctx, &session, req) {
+            None => {}
+            Some(None) => return,
+            Some(Some(d)) => return self.decide(token, d),
+        }
         let mut set_cookies = Vec::new();
         if reissue.apply(&mut session, now.wall) {
             let cookie_ctx = crate::session::CookieContext::new(ctx.https, ctx.carried);
@@ -278,6 +285,48 @@ impl Engine {
         }
         let d = grant::session_grant(&ctx.route, &session, set_cookies, super::AuthVia::Session);
         self.decide(token, d);
+    }
+
+    /// `required_scopes` against the session's granted scopes and `claim_schema` against its
+    /// ID token's claims. `None`: the request may go on. `Some(Some(d))`: decided. `Some(None)`:
+    /// a new login was started (a step-up: this route asks the provider for more scopes).
+    fn route_rules(
+        &mut self,
+        now: Now,
+        rng: &mut dyn Entropy,
+        token: RequestToken,
+        ctx: &Ctx,
+        session: &Session,
+        req: &RequestView<'_>,
+    ) -> Option<Option<Decision>> {
+        let cfg = ctx.cfg();
+        if !tokens::has_required_scopes(cfg, Some(session.scope().unwrap_or(&cfg.scope))) {
+            // A login through this route requests its `scope`: if that covers what it
+            // requires, a navigation can get it; otherwise more logins would not help.
+            let could_grant = cfg
+                .required_scopes
+                .iter()
+                .all(|r| cfg.scope.split_ascii_whitespace().any(|s| s == r));
+            if could_grant && ctx.navigable {
+                let stale = stale_flows(ctx.login(), req, ctx, now);
+                let ctx = ctx.clone();
+                self.advance(now, rng, token, Parked::Start { ctx, stale, attempt: 0 });
+                return Some(None);
+            }
+            return Some(Some(pages::login_failed(
+                403,
+                super::Reason::InsufficientScope,
+                Vec::new(),
+            )));
+        }
+        if let Some(schema) = &cfg.compiled_claim_schema {
+            let claims = session.id_token().and_then(grant::id_token_claims);
+            if claims.is_none_or(|c| schema.check(&c).is_err()) {
+                let d = pages::login_failed(403, super::Reason::ClaimSchemaViolation, Vec::new());
+                return Some(Some(d));
+            }
+        }
+        None
     }
 
     /// Runs (or resumes) a parked login step.

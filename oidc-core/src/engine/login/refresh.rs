@@ -37,6 +37,8 @@ pub(crate) struct Refreshed {
     expires_at: Option<UnixTime>,
     refresh_token: Option<Zeroizing<String>>,
     id_token: Option<Zeroizing<String>>,
+    /// Granted scopes, when the answer names them (else the session's stay).
+    scope: Option<String>,
 }
 
 /// Finished refreshes by the hash of the refresh token they used.
@@ -117,8 +119,8 @@ impl Engine {
         let Some(endpoint) = meta.token_endpoint.as_deref() else {
             return self.decide(token, pages::misconfigured());
         };
-        if self.parked_count() >= self.settings.max_pending_requests {
-            return self.decide(token, Decision::Deny(Denial::unavailable(Reason::Overloaded, 1)));
+        if let Err(d) = self.admit_token_call(endpoint, now) {
+            return self.decide(token, d);
         }
         let method = tokens::token_auth_method(&route.cfg, &meta);
         let form = tokens::refresh_form(r.session.refresh_token().unwrap_or_default());
@@ -129,8 +131,9 @@ impl Engine {
             return self.decide(token, pages::misconfigured());
         };
         self.refresh_inflight.insert(r.key, id);
-        let issuer = meta.issuer.clone();
-        self.send(intent, IntentKind::Refresh { key: r.key, issuer, waiters: alloc::vec![token] });
+        let (issuer, endpoint) = (meta.issuer.clone(), String::from(endpoint));
+        let waiters = alloc::vec![token];
+        self.send(intent, IntentKind::Refresh { key: r.key, issuer, endpoint, waiters });
         self.park(token, Parked::Refresh(r));
     }
 
@@ -269,6 +272,7 @@ impl Engine {
             access_token: t.access_token,
             refresh_token: t.refresh_token,
             id_token,
+            scope: t.scope,
         })
     }
 }
@@ -283,6 +287,7 @@ fn refreshed_grant(now: Now, rng: &mut dyn Entropy, r: &Refreshing, done: &Refre
         refresh_token: done.refresh_token.as_deref().map(|s| s.as_str()).or(old.refresh_token()),
         subject: old.subject(),
         userinfo: old.userinfo(),
+        scope: done.scope.as_deref().or(old.scope()),
     };
     let mut session = old.with_tokens(&tokens);
     session.touch(now.wall);

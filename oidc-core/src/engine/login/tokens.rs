@@ -136,6 +136,46 @@ pub(super) fn token_auth_method(cfg: &OidcConfig, meta: &ProviderMetadata) -> Au
         .unwrap_or(cfg.token_endpoint_auth_method)
 }
 
+impl crate::engine::Engine {
+    /// Admission for a call to the token endpoint: `Err` with the 503 when the endpoint is
+    /// backing off or too many requests are parked.
+    pub(super) fn admit_token_call(
+        &self,
+        endpoint: &str,
+        now: Now,
+    ) -> Result<(), crate::engine::Decision> {
+        use crate::engine::decision::{Decision, Denial, Reason};
+        if let Some(retry) = self.token_backoff.blocked(endpoint, now.mono) {
+            return Err(Decision::Deny(Denial::unavailable(Reason::IdpUnavailable, retry)));
+        }
+        if self.parked_count() >= self.settings.max_pending_requests {
+            return Err(Decision::Deny(Denial::unavailable(Reason::Overloaded, 1)));
+        }
+        Ok(())
+    }
+
+    /// Records how a token endpoint call went, for its backoff. Only failures of the endpoint
+    /// count (no connection, TLS, timeout, 5xx, 429); a 4xx is its answer about one grant.
+    pub(in crate::engine) fn token_call_result(
+        &mut self,
+        endpoint: &str,
+        now: Now,
+        answer: &Result<crate::engine::io::ResponseView<'_>, crate::engine::io::FailureKind>,
+    ) {
+        use crate::engine::io::FailureKind;
+        match answer {
+            Ok(r) if r.status >= 500 || r.status == 429 => {
+                self.token_backoff.failed(endpoint, now.mono, &self.settings, false);
+            }
+            Ok(_) => self.token_backoff.succeeded(endpoint),
+            Err(kind) => {
+                let escalate = matches!(kind, FailureKind::Connect | FailureKind::Tls);
+                self.token_backoff.failed(endpoint, now.mono, &self.settings, escalate);
+            }
+        }
+    }
+}
+
 /// A POST to `endpoint` with `form` plus client authentication; `None` when the client's
 /// credentials cannot be used.
 #[allow(clippy::too_many_arguments)]
