@@ -90,8 +90,10 @@ impl std::fmt::Debug for Driver {
 }
 
 impl Driver {
-    /// A driver for `engine`.
-    pub fn new(engine: Engine) -> Self {
+    /// A driver for `engine`, which shares session refreshes with every other driver of the
+    /// process ([`crate::refresh_ledger`]).
+    pub fn new(mut engine: Engine) -> Self {
+        engine.set_refresh_ledger(crate::refresh_ledger::process_ledger());
         Self {
             engine,
             clock: Clock::default(),

@@ -11,6 +11,7 @@ pub mod http;
 pub mod idp_client;
 pub mod pool;
 pub mod proxy;
+pub mod refresh_ledger;
 pub mod router;
 pub mod runtime;
 pub mod schema;

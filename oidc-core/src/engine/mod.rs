@@ -89,6 +89,7 @@ pub use decision::{
 pub use io::{
     Entropy, FailureKind, HttpIntent, Instant, IntentId, Method, Now, Purpose, ResponseView,
 };
+pub use login::{LedgerClaim, REMEMBER_SECS, RefreshLedger, Refreshed};
 pub use route::RouteHandle;
 pub use settings::Settings;
 
@@ -345,6 +346,10 @@ pub struct Engine {
     /// Refreshes in flight, by the hash of their refresh token.
     refresh_inflight: BTreeMap<[u8; 32], IntentId>,
     recent_refreshes: login::RecentRefreshes,
+    /// Refreshes shared with the other engines of the process, when the caller gave one.
+    refresh_ledger: Option<Arc<dyn RefreshLedger>>,
+    /// Requests waiting for another engine's refresh: when to look at the ledger again.
+    refresh_waits: BTreeMap<RequestToken, Instant>,
     out: VecDeque<Output>,
 }
 
@@ -401,6 +406,8 @@ impl Engine {
             login_pending: BTreeMap::new(),
             refresh_inflight: BTreeMap::new(),
             recent_refreshes: login::RecentRefreshes::default(),
+            refresh_ledger: None,
+            refresh_waits: BTreeMap::new(),
             out: VecDeque::new(),
         };
         engine.reconfigure(routes)?;
@@ -466,6 +473,14 @@ impl Engine {
         Ok(())
     }
 
+    /// Shares session refreshes with the other engines of the process (see
+    /// [`RefreshLedger`]): without it, two workers that each get a request of one session
+    /// whose access token expired both refresh, and a provider that rotates refresh tokens
+    /// refuses the second.
+    pub fn set_refresh_ledger(&mut self, ledger: Arc<dyn RefreshLedger>) {
+        self.refresh_ledger = Some(ledger);
+    }
+
     /// Handles of the current routes (route `i` is the `i`-th configuration given to
     /// [`Engine::new`] or [`Engine::reconfigure`]).
     pub fn routes(&self) -> Vec<RouteHandle> {
@@ -510,6 +525,7 @@ impl Engine {
             Input::Cancel { token } => {
                 self.pending.remove(&token);
                 self.login_pending.remove(&token);
+                self.refresh_waits.remove(&token);
             }
             Input::Tick => self.expire_intents(now, rng),
         }
@@ -519,7 +535,12 @@ impl Engine {
     /// The next output; call until [`Output::Idle`] after every input.
     pub fn poll_output(&mut self) -> Output {
         self.out.pop_front().unwrap_or_else(|| Output::Idle {
-            next_timeout: self.intents.values().map(|f| f.deadline).min(),
+            next_timeout: self
+                .intents
+                .values()
+                .map(|f| f.deadline)
+                .chain(self.refresh_waits.values().copied())
+                .min(),
         })
     }
 
@@ -557,6 +578,14 @@ impl Engine {
         for id in overdue {
             if let Some(f) = self.intents.remove(&id) {
                 self.on_answer(now, rng, id, f.kind, Err(FailureKind::Timeout));
+            }
+        }
+        let due: Vec<RequestToken> =
+            self.refresh_waits.iter().filter(|(_, at)| **at <= now.mono).map(|(t, _)| *t).collect();
+        for token in due {
+            self.refresh_waits.remove(&token);
+            if let Some(p) = self.login_pending.remove(&token) {
+                self.advance(now, rng, token, p);
             }
         }
     }

@@ -2,7 +2,12 @@
 //! userinfo, revocation and end-session endpoints, a cookie jar standing in for the browser,
 //! and a virtual clock.
 
-use oidc_core::engine::{AuthVia, Decision, Input, Purpose, Reason, RequestToken, ResponseView};
+use std::sync::Arc;
+
+use oidc_core::engine::{
+    AuthVia, Decision, Input, LedgerClaim, Purpose, Reason, RefreshLedger, Refreshed, RequestToken,
+    ResponseView,
+};
 use serde_json::json;
 
 use crate::harness::ISSUER;
@@ -352,4 +357,108 @@ fn the_page_after_login_is_always_on_this_site() {
         let d = w.get(&format!("/app/.apisix/redirect?{cb}"));
         assert_eq!(location(&d).as_deref(), Some("/"), "{target}");
     }
+}
+
+/// A claim's end (seconds) and, once finished, its result.
+type LedgerEntry = (i64, Option<Arc<Refreshed>>);
+
+/// A ledger as a gateway process keeps one: a claim or a result per refresh-token hash.
+#[derive(Default)]
+struct TestLedger(std::sync::Mutex<std::collections::BTreeMap<[u8; 32], LedgerEntry>>);
+
+impl RefreshLedger for TestLedger {
+    fn claim(&self, key: &[u8; 32], now: oidc_core::UnixTime, hold: u64) -> LedgerClaim {
+        let mut m = self.0.lock().unwrap();
+        match m.get(key) {
+            Some((until, Some(done))) if now.as_secs() < *until => LedgerClaim::Done(done.clone()),
+            Some((until, None)) if now.as_secs() < *until => LedgerClaim::Busy,
+            _ => {
+                m.insert(*key, (now.as_secs() + hold as i64, None));
+                LedgerClaim::Mine
+            }
+        }
+    }
+    fn finish(&self, key: &[u8; 32], result: Option<Arc<Refreshed>>, now: oidc_core::UnixTime) {
+        let mut m = self.0.lock().unwrap();
+        match result {
+            Some(r) => {
+                m.insert(*key, (now.as_secs() + 30, Some(r)));
+            }
+            None => {
+                m.remove(key);
+            }
+        }
+    }
+}
+
+#[test]
+fn two_workers_take_turns_refreshing_one_session() {
+    let ledger: Arc<TestLedger> = Arc::default();
+    let mut a = World::new(web_config(json!({})));
+    let mut b = World::new(web_config(json!({})));
+    a.engine.set_refresh_ledger(ledger.clone());
+    b.engine.set_refresh_ledger(ledger.clone());
+    a.idp.expires_in = 60;
+    a.login("/app");
+    // Both workers know the provider (discovery cached), as after earlier traffic.
+    b.jar = a.jar.clone();
+    b.get("/app");
+    a.advance(61);
+    b.advance(61);
+    a.idp.refresh_mode = TokenMode::Silent;
+    let ta = a.submit("GET", "/app/a", &[]);
+    a.drain();
+    assert_eq!(a.idp.held.len(), 1, "worker A refreshes");
+    let tb = b.submit("GET", "/app/b", &[]);
+    b.drain();
+    assert_eq!(b.idp.calls(Purpose::Token), 0, "worker B waits for A instead of refreshing");
+    assert!(b.decided.is_empty());
+    // A's answer arrives; B sees A's result at its next tick and uses it.
+    let held = a.idp.held.pop().unwrap();
+    let body = a.idp.tokens(None).to_string();
+    let now = a.now();
+    let resp = ResponseView { status: 200, headers: &[], body: body.as_bytes() };
+    a.engine.handle_input(now, &mut a.rng, Input::Response { intent: held.id, resp }).unwrap();
+    a.drain();
+    let da = a.decided.remove(&ta).unwrap();
+    b.mono_us += 100_000;
+    let now = b.now();
+    b.engine.handle_input(now, &mut b.rng, Input::Tick).unwrap();
+    b.drain();
+    let db = b.decided.remove(&tb).expect("B decided after the tick");
+    assert_eq!(grant_header(&da, "x-access-token"), grant_header(&db, "x-access-token"));
+    assert_eq!(grant_header(&db, "x-access-token"), Some("at-2"));
+    assert_eq!(b.idp.calls(Purpose::Token), 0, "one refresh for both workers");
+}
+
+#[test]
+fn a_worker_waiting_on_a_refresh_that_never_finishes_answers_503() {
+    let ledger: Arc<TestLedger> = Arc::default();
+    let mut a = World::new(web_config(json!({})));
+    let mut b = World::new(web_config(json!({})));
+    a.engine.set_refresh_ledger(ledger.clone());
+    b.engine.set_refresh_ledger(ledger.clone());
+    a.idp.expires_in = 60;
+    a.login("/app");
+    b.jar = a.jar.clone();
+    b.get("/app");
+    a.advance(61);
+    b.advance(61);
+    a.idp.refresh_mode = TokenMode::Silent;
+    a.submit("GET", "/app/a", &[]);
+    a.drain();
+    let tb = b.submit("GET", "/app/b", &[]);
+    b.drain();
+    for _ in 0..100 {
+        b.mono_us += 100_000;
+        let now = b.now();
+        b.engine.handle_input(now, &mut b.rng, Input::Tick).unwrap();
+        b.drain();
+        if !b.decided.is_empty() {
+            break;
+        }
+    }
+    let d = b.decided.remove(&tb).expect("decided within the bound");
+    assert_eq!(status(&d), (503, "idp_unavailable"));
+    assert_eq!(b.engine.pending_requests(), 0);
 }

@@ -36,6 +36,7 @@ use crate::crypto::CryptoProvider;
 use crate::session::{Binding, CodecError, Opened, Session, SessionCodec};
 
 pub(crate) use refresh::RecentRefreshes;
+pub use refresh::{LedgerClaim, REMEMBER_SECS, RefreshLedger, Refreshed};
 
 /// Seconds after a login during which `force_reauthorize` and `refresh_session_interval` do
 /// not send the browser back to the provider.

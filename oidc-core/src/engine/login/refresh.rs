@@ -1,6 +1,11 @@
 //! Renewing a session's access token with its refresh token: one refresh per refresh token
 //! at a time in an engine, and a short memory of finished ones, so that the requests a page
 //! sends at once, and the ones still carrying the pre-rotation cookie, share one answer.
+//!
+//! A page's requests also reach several engines (one per worker). A provider that rotates
+//! refresh tokens refuses the second use of one, so engines that share a [`RefreshLedger`]
+//! take turns: the first claims the refresh, the others wait for its result (checking on every
+//! tick) and use it, or refresh themselves if the claim runs out.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -19,7 +24,7 @@ use crate::session::{CookieContext, Session, SessionTokens, SetCookie};
 use crate::time::UnixTime;
 
 /// How long a finished refresh answers requests that still carry the old refresh token.
-const REMEMBER_SECS: u64 = 30;
+pub const REMEMBER_SECS: u64 = 30;
 /// Finished refreshes remembered at once (per engine).
 const REMEMBER_MAX: usize = 1024;
 
@@ -29,16 +34,51 @@ pub(in crate::engine) struct Refreshing {
     ctx: Ctx,
     session: Session,
     key: [u8; 32],
+    /// Waiting for another engine's refresh (ledger) until then, if at all.
+    wait_until: Option<Instant>,
 }
 
-/// The tokens a refresh produced.
-pub(crate) struct Refreshed {
+/// Refreshes shared between the engines of one process (one per worker), keyed by a hash of
+/// the refresh token. Implemented by the caller (a mutex-protected map in the gateway).
+pub trait RefreshLedger: Send + Sync {
+    /// Claims the refresh of `key` at `now`: [`LedgerClaim::Mine`] when nobody holds it (the
+    /// claim lasts `hold_secs`), [`LedgerClaim::Busy`] while another holds it, or its result
+    /// when one finished in the last [`REMEMBER_SECS`].
+    fn claim(&self, key: &[u8; 32], now: UnixTime, hold_secs: u64) -> LedgerClaim;
+    /// Ends a claim: with the tokens (kept [`REMEMBER_SECS`] for the others), or `None` when
+    /// the refresh failed (the next claim is free).
+    fn finish(&self, key: &[u8; 32], result: Option<Arc<Refreshed>>, now: UnixTime);
+}
+
+/// What [`RefreshLedger::claim`] says.
+#[derive(Debug)]
+pub enum LedgerClaim {
+    /// The caller refreshes.
+    Mine,
+    /// Another engine is refreshing.
+    Busy,
+    /// Another engine refreshed: these are the tokens.
+    Done(Arc<Refreshed>),
+}
+
+/// How often a request waiting for another engine's refresh looks again.
+const LEDGER_POLL_MS: u64 = 50;
+
+/// The tokens a refresh produced (opaque; shared between engines through a
+/// [`RefreshLedger`]).
+pub struct Refreshed {
     access_token: Zeroizing<String>,
     expires_at: Option<UnixTime>,
     refresh_token: Option<Zeroizing<String>>,
     id_token: Option<Zeroizing<String>>,
     /// Granted scopes, when the answer names them (else the session's stay).
     scope: Option<String>,
+}
+
+impl core::fmt::Debug for Refreshed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Refreshed").field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
 }
 
 /// Finished refreshes by the hash of the refresh token they used.
@@ -83,7 +123,7 @@ impl Engine {
         session: Session,
     ) {
         let key = key_of(session.refresh_token().unwrap_or_default());
-        let r = alloc::boxed::Box::new(Refreshing { ctx, session, key });
+        let r = alloc::boxed::Box::new(Refreshing { ctx, session, key, wait_until: None });
         self.refresh_step(now, rng, token, r);
     }
 
@@ -94,6 +134,7 @@ impl Engine {
         token: RequestToken,
         r: alloc::boxed::Box<Refreshing>,
     ) {
+        self.refresh_waits.remove(&token);
         if let Some(done) = self.recent_refreshes.get(&r.key, now.mono) {
             let d = refreshed_grant(now, rng, &r, &done);
             return self.decide(token, d);
@@ -121,6 +162,30 @@ impl Engine {
         };
         if let Err(d) = self.admit_token_call(endpoint, now) {
             return self.decide(token, d);
+        }
+        // Another worker may be refreshing this session, or may just have.
+        if let Some(ledger) = self.refresh_ledger.clone() {
+            let hold = route.cfg.timeout_ms.div_ceil(1000).saturating_add(1);
+            match ledger.claim(&r.key, now.wall, hold) {
+                LedgerClaim::Mine => {}
+                LedgerClaim::Done(done) => {
+                    self.recent_refreshes.insert(r.key, Arc::clone(&done), now.mono);
+                    let d = refreshed_grant(now, rng, &r, &done);
+                    return self.decide(token, d);
+                }
+                LedgerClaim::Busy => {
+                    let mut r = r;
+                    let until = *r
+                        .wait_until
+                        .get_or_insert(now.mono.plus_millis(route.cfg.timeout_ms + 1000));
+                    if now.mono >= until {
+                        let d = Decision::Deny(Denial::unavailable(Reason::IdpUnavailable, 1));
+                        return self.decide(token, d);
+                    }
+                    self.refresh_waits.insert(token, now.mono.plus_millis(LEDGER_POLL_MS));
+                    return self.park(token, Parked::Refresh(r));
+                }
+            }
         }
         let method = tokens::token_auth_method(&route.cfg, &meta);
         let form = tokens::refresh_form(r.session.refresh_token().unwrap_or_default());
@@ -152,6 +217,7 @@ impl Engine {
         if self.refresh_inflight.get(&key) == Some(&id) {
             self.refresh_inflight.remove(&key);
         }
+        let ledger = self.refresh_ledger.clone();
         let answer = match answer {
             Ok(r) => tokens::parse_token_response(r.status, r.body),
             Err(kind) => {
@@ -187,6 +253,9 @@ impl Engine {
         match outcome {
             Ok(done) => {
                 let done = Arc::new(done);
+                if let Some(l) = &ledger {
+                    l.finish(&key, Some(Arc::clone(&done)), now.wall);
+                }
                 self.recent_refreshes.insert(key, Arc::clone(&done), now.mono);
                 for (t, r) in parked {
                     let d = refreshed_grant(now, rng, &r, &done);
@@ -194,11 +263,17 @@ impl Engine {
                 }
             }
             Err(true) => {
+                if let Some(l) = &ledger {
+                    l.finish(&key, None, now.wall);
+                }
                 for (t, _) in parked {
                     self.decide(t, Decision::Deny(Denial::unavailable(Reason::IdpUnavailable, 1)));
                 }
             }
             Err(false) => {
+                if let Some(l) = &ledger {
+                    l.finish(&key, None, now.wall);
+                }
                 // The refresh token is no longer valid (expired, revoked, or rotated by
                 // another gateway): the user logs in again.
                 self.login_event("refresh", "refused");
