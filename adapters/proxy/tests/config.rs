@@ -102,13 +102,13 @@ fn not_yaml_is_one_clear_error() {
 fn lint_finds_known_traps() {
     let yaml = r#"
 routes:
-  - uri: /app
+  - uri: /app/*
     plugins:
       openid-connect:
         client_id: c
         client_secret: "0123456789abcdef"
         discovery: "http://idp/.well-known/openid-configuration"
-        redirect_uri: "https://gw.example/app"
+        redirect_uri: "https://gw.example/app/callback"
         session: {secret: "0123456789abcdef"}
     upstream: {nodes: {"127.0.0.1:1": 1}}
   - uri: /api
@@ -126,7 +126,7 @@ routes:
     let all = lint.join("\n");
     assert!(all.contains("routes[0].plugins.openid-connect.discovery"), "{all}");
     assert!(
-        all.contains("routes[0].plugins.openid-connect.redirect_uri: equals a protected URI"),
+        all.contains("routes[0].plugins.openid-connect.logout_path: /logout is outside"),
         "{all}"
     );
     assert!(
@@ -293,4 +293,28 @@ fn redis_sessions_are_refused_not_silently_replaced() {
     );
     let e = only_error(&yaml);
     assert!(e.starts_with("routes[0].plugins.openid-connect.session.storage:"), "{e}");
+}
+
+#[test]
+fn login_callbacks_must_reach_the_route_and_not_be_a_protected_page() {
+    let hosts = "    hosts: [app.example]";
+    let outside =
+        login_route(hosts, "        redirect_uri: /elsewhere/cb").replace("uri: /*", "uri: /app/*");
+    let e = only_error(&outside);
+    assert!(
+        e.starts_with("routes[0].plugins.openid-connect.redirect_uri: its path /elsewhere/cb"),
+        "{e}"
+    );
+    let exact = login_route(hosts, "        redirect_uri: /app").replace("uri: /*", "uri: /app");
+    let e = only_error(&exact);
+    assert!(e.contains("must not be a page the route protects"), "{e}");
+    // An exact uri without redirect_uri: the default callback <uri>/.apisix/redirect is outside.
+    let e = only_error(&login_route(hosts, "").replace("uri: /*", "uri: /app"));
+    assert!(e.contains("the default callback /app/.apisix/redirect is outside"), "{e}");
+    let bad_name = login_route(hosts, "").replace(
+        "          secret: 0123456789abcdef0123456789abcdef",
+        "          secret: 0123456789abcdef0123456789abcdef\n          cookie_name: \"a;b\"",
+    );
+    let e = only_error(&bad_name);
+    assert!(e.starts_with("routes[0].plugins.openid-connect.session.cookie_name:"), "{e}");
 }

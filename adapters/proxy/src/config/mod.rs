@@ -23,6 +23,7 @@
 
 mod reader;
 mod route;
+pub mod trusted;
 mod upstream;
 
 use std::net::SocketAddr;
@@ -81,6 +82,11 @@ pub struct GatewaySettings {
     /// removed before routing, and the upstream gets the path without them, as a servlet
     /// container would read it. Default false (`/api;x/y` is then not under `/api/`).
     pub normalize_uri_like_servlet: bool,
+    /// `trusted_addresses` (APISIX's name): peers whose `X-Forwarded-Proto` is believed (a TLS
+    /// terminator or load balancer in front). A request from one of them that says `https` is
+    /// treated as https: `Secure` session cookies, `https://` derived redirect URIs, and the
+    /// upstream gets `X-Forwarded-Proto: https`. Everyone else's is replaced by `http`.
+    pub trusted_addresses: Vec<trusted::IpBlock>,
 }
 
 impl Default for GatewaySettings {
@@ -99,6 +105,7 @@ impl Default for GatewaySettings {
             max_connections: 16_384,
             shutdown_grace: 10,
             normalize_uri_like_servlet: false,
+            trusted_addresses: Vec::new(),
         }
     }
 }
@@ -182,14 +189,19 @@ impl GatewayConfig {
             for w in oidc.warnings() {
                 out.push(ConfigError { path: format!("{base}.{}", w.path), message: w.message });
             }
-            if let Some(redirect) = &oidc.redirect_uri {
-                let path = redirect_path(redirect);
-                if route.uris.iter().any(|u| u == path) {
-                    out.push(ConfigError {
-                        path: format!("{base}.redirect_uri"),
-                        message: "equals a protected URI of the route; the login callback would never be recognised (APISIX: \"no session state found\")".into(),
-                    });
-                }
+            // A route may offer no logout; a default `/logout` it cannot reach is worth a word.
+            let logout_reachable = route.uris.iter().any(|u| match u.strip_suffix('*') {
+                Some(prefix) => oidc.logout_path.starts_with(prefix),
+                None => *u == oidc.logout_path,
+            });
+            if !oidc.bearer_only && !logout_reachable {
+                out.push(ConfigError {
+                    path: format!("{base}.logout_path"),
+                    message: format!(
+                        "{} is outside the route's uri: this route offers no logout",
+                        oidc.logout_path
+                    ),
+                });
             }
             if oidc.bearer_branch()
                 && oidc.claim_validator.audience.is_none()
@@ -205,10 +217,11 @@ impl GatewayConfig {
     }
 }
 
-fn redirect_path(uri: &str) -> &str {
+/// The path of a `redirect_uri` (absolute or a path), without query or fragment.
+pub(super) fn redirect_path(uri: &str) -> &str {
     let rest =
         uri.split_once("://").map_or(uri, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
-    rest.split('?').next().unwrap_or(rest)
+    rest.split(['?', '#']).next().unwrap_or(rest)
 }
 
 fn gateway_settings(r: &mut Reader, v: &Value) -> GatewaySettings {
@@ -294,6 +307,17 @@ fn gateway_settings(r: &mut Reader, v: &Value) -> GatewaySettings {
             "shutdown_grace" => {
                 if let Some(n) = r.uint(value, &path, 0, 3600) {
                     g.shutdown_grace = n;
+                }
+            }
+            "trusted_addresses" => {
+                for (i, a) in r.strings(value, &path).into_iter().enumerate() {
+                    match trusted::IpBlock::parse(&a) {
+                        Some(b) => g.trusted_addresses.push(b),
+                        None => r.error(
+                            &format!("{path}[{i}]"),
+                            "must be an IP address or CIDR block (no bits past the prefix)",
+                        ),
+                    }
                 }
             }
             "admin" => {} // reserved for the admin API

@@ -152,6 +152,9 @@ impl RouteConfig {
                     "\"redis\" is not supported: sessions are sealed cookies (storage \"cookie\")",
                 );
             }
+            if !oidc.bearer_only {
+                check_login_paths(r, &route, oidc, path);
+            }
             if !oidc.bearer_only && route.hosts.is_empty() && !absolute {
                 r.error(
                     &format!("{path}.plugins.openid-connect.redirect_uri"),
@@ -168,6 +171,72 @@ impl RouteConfig {
             None => {}
         }
         Some(route)
+    }
+}
+
+/// Whether the route's `uris` match `path` (exactly, or by a `*` prefix).
+fn covers(uris: &[String], path: &str) -> bool {
+    uris.iter().any(|u| match u.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => u == path,
+    })
+}
+
+/// The login's callback must reach this route and must not be a page it protects; the session
+/// settings must build a cookie codec. Each error is named by its path.
+fn check_login_paths(r: &mut Reader, route: &RouteConfig, oidc: &OidcConfig, path: &str) {
+    let at = |field: &str| format!("{path}.plugins.openid-connect.{field}");
+    let callback = oidc.redirect_uri.as_deref().map(|u| super::redirect_path(u).to_string());
+    match &callback {
+        Some(cb) if !covers(&route.uris, cb) => r.error(
+            &at("redirect_uri"),
+            format!("its path {cb} is outside the route's uri, so the callback never reaches it"),
+        ),
+        Some(cb) if route.uris.iter().any(|u| u == cb) => r.error(
+            &at("redirect_uri"),
+            "must not be a page the route protects (every visit would be taken for a callback)",
+        ),
+        Some(_) => {}
+        None => {
+            if let Some(u) = route.uris.iter().find(|u| {
+                !u.ends_with('*')
+                    && !covers(&route.uris, &oidc_core::authz::default_redirect_path(u))
+            }) {
+                r.error(
+                    &at("redirect_uri"),
+                    format!(
+                        "is required: the default callback {} is outside the route's uri",
+                        oidc_core::authz::default_redirect_path(u)
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(session) = &oidc.session {
+        let binding =
+            oidc_core::session::Binding { issuer: &oidc.discovery, client_id: &oidc.client_id };
+        let crypto = oidc_core::crypto::default_provider();
+        let built = oidc_core::session::SessionCodec::from_config(session, binding, crypto)
+            .and_then(|_| oidc_core::authz::FlowCodec::from_config(session, binding, crypto));
+        if let Err(e) = built {
+            use oidc_core::session::CodecError;
+            let field = match e {
+                CodecError::CookieName | CodecError::HostPrefix => {
+                    String::from("session.cookie_name")
+                }
+                CodecError::CookiePath => String::from("session.cookie_path"),
+                CodecError::CookieDomain => String::from("session.cookie_domain"),
+                CodecError::WeakSecret { index: 0 } | CodecError::NoSecret => {
+                    String::from("session.secret")
+                }
+                CodecError::WeakSecret { index } => {
+                    format!("session.previous_secrets[{}]", index - 1)
+                }
+                CodecError::TooManySecrets => String::from("session.previous_secrets"),
+                _ => String::from("session"),
+            };
+            r.error(&at(&field), e.to_string());
+        }
     }
 }
 

@@ -86,6 +86,8 @@ pub(super) struct Io<'a, S, T, C: Connector> {
     pub(super) pool: &'a Pool<C::Conn>,
     /// `Set-Cookie` values for the client (a renewed session).
     pub(super) set_cookies: Vec<String>,
+    /// The client reached the gateway over https (a trusted front said so).
+    pub(super) https: bool,
 }
 
 /// Forwards an allowed request and streams the response; `Ok(keep_alive)`.
@@ -121,7 +123,7 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
     entry: &mut Entry<'_>,
     scratch: &mut Scratch,
 ) -> Result<Outcome<C::Conn>, Failure> {
-    let Io { client, peer, timer, connector, pool, set_cookies } = io;
+    let Io { client, peer, timer, connector, pool, set_cookies, https } = io;
     let up = &route.upstream;
     let node_idx = gw
         .balancers
@@ -137,7 +139,7 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
     let expect_continue = head.expect_continue;
     let original_host = head.host().map(str::to_string);
     let framing = head.framing;
-    rewrite::upstream_head(&mut head, framing, original_host, peer, node, &up.pass_host);
+    rewrite::upstream_head(&mut head, framing, original_host, peer, node, &up.pass_host, https);
     if let Some(protocol) = &upgrade {
         head.set_header("Connection", b"upgrade");
         head.set_header("Upgrade", protocol.clone());
@@ -226,7 +228,12 @@ async fn forward_with<S: Stream, T: Timer, C: Connector>(
 
     let (mut headers, keep_alive, to_client) =
         rewrite::client_head(&mut resp_head, client_version, client_keep_alive, &head.method);
-    // A renewed or refreshed session rides on the upstream's response.
+    // A renewed or refreshed session rides on the upstream's response, which then must not be
+    // stored by a shared cache (it would hand one user's session to the next).
+    if !set_cookies.is_empty() {
+        headers.retain(|h| !h.name.eq_ignore_ascii_case("cache-control"));
+        headers.push(crate::http::Header::new("Cache-Control", "private, no-store"));
+    }
     for c in set_cookies {
         headers.push(crate::http::Header::new("Set-Cookie", c));
     }

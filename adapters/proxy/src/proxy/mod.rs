@@ -384,12 +384,15 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
             .find(&head.method, head.host(), head.path())
             .ok_or_else(|| Reply::fixed(404, br#"{"error":"no route"}"#, None)),
     };
+    // Only a trusted front (a TLS terminator) may say the request came over https.
+    let https = gw.config.gateway.trusted_addresses.iter().any(|b| b.contains(peer.ip()))
+        && head.header("x-forwarded-proto").is_some_and(|v| v.eq_ignore_ascii_case(b"https"));
     let (route_idx, upgrade, set_cookies) = match routed {
         Ok(i) => {
             entry.route = Some(&gw.config.routes[i].id);
             let route = &gw.config.routes[i];
             let upgrade = if route.enable_websocket { rewrite::wants_upgrade(&head) } else { None };
-            match authorize(gw, i, &mut head, cx).await {
+            match authorize(gw, i, &mut head, cx, https).await {
                 Ok(allowed) => {
                     (entry.auth, entry.reason) = (allowed.auth, allowed.reason);
                     (i, upgrade, allowed.set_cookies)
@@ -427,6 +430,7 @@ async fn handle<S: Stream, T: Timer, C: Connector>(
         connector: cx.connector,
         pool: cx.pool,
         set_cookies,
+        https,
     };
     let result =
         forward::forward(gw, route, route_idx, head, upgrade, buf, io, &d, &mut entry).await;
@@ -499,6 +503,7 @@ async fn authorize<T: Timer, C: Connector>(
     route_idx: usize,
     head: &mut RequestHead,
     cx: &ConnContext<'_, T, C>,
+    https: bool,
 ) -> Result<Allowed, Reply> {
     // Fields the client nominated in `Connection` go before anything is judged or added, so
     // they can never remove what the gateway sets.
@@ -514,11 +519,8 @@ async fn authorize<T: Timer, C: Connector>(
     // against the route's configured hosts (the loader refuses host-less login routes without
     // an absolute `redirect_uri`).
     let authority = if route.hosts.is_empty() { None } else { head.host() };
-    let req = RequestView {
-        https: false,
-        authority,
-        ..RequestView::new(&head.method, &head.target, &headers)
-    };
+    let req =
+        RequestView { https, authority, ..RequestView::new(&head.method, &head.target, &headers) };
     let token = gw.driver.borrow_mut().submit(engine_route, req);
     drop(headers);
     // The engine decides every request, but a request must never wait on it forever: a

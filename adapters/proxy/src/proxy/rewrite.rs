@@ -138,6 +138,7 @@ pub fn upstream_head(
     peer: SocketAddr,
     node: &Node,
     pass_host: &PassHost,
+    https: bool,
 ) {
     head.remove_header("expect");
     head.remove_header("content-length");
@@ -153,7 +154,7 @@ pub fn upstream_head(
     };
     head.set_header("X-Forwarded-For", xff);
     head.set_header("X-Real-IP", peer.ip().to_string());
-    head.set_header("X-Forwarded-Proto", b"http");
+    head.set_header("X-Forwarded-Proto", if https { &b"https"[..] } else { b"http" });
     if let Some(h) = original_host {
         head.set_header("X-Forwarded-Host", h);
     }
