@@ -307,7 +307,11 @@ fn login_callbacks_must_reach_the_route_and_not_be_a_protected_page() {
     );
     let exact = login_route(hosts, "        redirect_uri: /app").replace("uri: /*", "uri: /app");
     let e = only_error(&exact);
-    assert!(e.contains("must not be a page the route protects"), "{e}");
+    assert!(e.contains("must not be the page the route protects"), "{e}");
+    // Listing the callback as one more exact uri is how it reaches an exact route.
+    let listed = login_route(hosts, "        redirect_uri: /app/cb")
+        .replace("uri: /*", "uris: [/app, /app/cb]");
+    GatewayConfig::from_yaml(&listed).unwrap();
     // An exact uri without redirect_uri: the default callback <uri>/.apisix/redirect is outside.
     let e = only_error(&login_route(hosts, "").replace("uri: /*", "uri: /app"));
     assert!(e.contains("the default callback /app/.apisix/redirect is outside"), "{e}");

@@ -192,9 +192,11 @@ fn check_login_paths(r: &mut Reader, route: &RouteConfig, oidc: &OidcConfig, pat
             &at("redirect_uri"),
             format!("its path {cb} is outside the route's uri, so the callback never reaches it"),
         ),
-        Some(cb) if route.uris.iter().any(|u| u == cb) => r.error(
+        // APISIX's trap: the route's page itself as the callback (listing the callback as one
+        // more exact uri of the route is how it is meant to reach the route).
+        Some(cb) if route.uris.iter().all(|u| u == cb) => r.error(
             &at("redirect_uri"),
-            "must not be a page the route protects (every visit would be taken for a callback)",
+            "must not be the page the route protects (every visit would be taken for a callback)",
         ),
         Some(_) => {}
         None => {
