@@ -322,3 +322,10 @@ fn login_callbacks_must_reach_the_route_and_not_be_a_protected_page() {
     let e = only_error(&bad_name);
     assert!(e.starts_with("routes[0].plugins.openid-connect.session.cookie_name:"), "{e}");
 }
+
+#[test]
+fn login_options_not_implemented_are_refused() {
+    let hosts = "    hosts: [app.example]";
+    let e = only_error(&login_route(hosts, "        par: {enabled: true}"));
+    assert!(e.starts_with("routes[0].plugins.openid-connect.par.enabled:"), "{e}");
+}

@@ -214,6 +214,13 @@ fn check_login_paths(r: &mut Reader, route: &RouteConfig, oidc: &OidcConfig, pat
             }
         }
     }
+    // Options the login does not implement are refused rather than silently not applied.
+    if oidc.par.as_ref().is_some_and(|p| p.enabled) {
+        r.error(&at("par.enabled"), "pushed authorization requests are not supported yet");
+    }
+    if oidc.dpop.as_ref().is_some_and(|d| d.enabled) {
+        r.error(&at("dpop.enabled"), "DPoP-bound tokens are not supported yet");
+    }
     if let Some(session) = &oidc.session {
         let binding =
             oidc_core::session::Binding { issuer: &oidc.discovery, client_id: &oidc.client_id };
