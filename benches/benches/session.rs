@@ -29,16 +29,6 @@ use oidc_core::session::{
 
 const SECRET: &[u8] = b"bench session secret: 32 bytes..";
 
-/// A JWT-shaped token: a real header, a claims segment of `claims_len` JSON bytes, and an RS256
-/// signature's worth (256 bytes) of signature.
-fn jwt(kid: &str, claims_len: usize) -> String {
-    let header = base64url::encode(fx::header_json("RS256", kid).as_bytes());
-    let base = format!(r#"{{"iss":"{}","sub":"248289761001","pad":""}}"#, fx::ISSUER);
-    let pad = "p".repeat(claims_len.saturating_sub(base.len()));
-    let claims = base.replace(r#""pad":"""#, &format!(r#""pad":"{pad}""#));
-    format!("{header}.{}.{}", base64url::encode(claims.as_bytes()), base64url::encode(&[7; 256]))
-}
-
 struct Fixture {
     access: String,
     id: String,
@@ -47,7 +37,11 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
-        Self { access: jwt("at", 700), id: jwt("id", 450), refresh: jwt("rt", 230) }
+        Self {
+            access: fx::jwt_shaped("at", 700),
+            id: fx::jwt_shaped("id", 450),
+            refresh: fx::jwt_shaped("rt", 230),
+        }
     }
 
     fn session(&self, now: UnixTime) -> Session {

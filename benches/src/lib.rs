@@ -72,6 +72,16 @@ pub fn header_json(alg: &str, kid: &str) -> String {
     format!(r#"{{"alg":"{alg}","kid":"{kid}","typ":"at+jwt"}}"#)
 }
 
+/// A JWT-shaped token: a real header, a claims segment of about `claims_len` JSON bytes, and an
+/// RS256 signature's worth (256 bytes) of signature (not a valid one: for session payloads).
+pub fn jwt_shaped(kid: &str, claims_len: usize) -> String {
+    let header = b64url(header_json("RS256", kid).as_bytes());
+    let base = format!(r#"{{"iss":"{ISSUER}","sub":"248289761001","pad":""}}"#);
+    let pad = "p".repeat(claims_len.saturating_sub(base.len()));
+    let claims = base.replace(r#""pad":"""#, &format!(r#""pad":"{pad}""#));
+    format!("{header}.{}.{}", b64url(claims.as_bytes()), b64url(&[7; 256]))
+}
+
 /// The claims of a bench token: a realistic RFC 9068 access token of about 400 bytes.
 pub fn claims_json() -> String {
     format!(

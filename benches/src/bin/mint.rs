@@ -62,16 +62,6 @@ fn main() {
     println!("issuer {}", fx::ISSUER);
 }
 
-/// A JWT-shaped token of about `claims_len` claim bytes (the gateway forwards session tokens; it
-/// decodes only the ID token's claims, for `X-ID-Token`).
-fn jwt(kid: &str, claims_len: usize) -> String {
-    let header = fx::b64url(fx::header_json("RS256", kid).as_bytes());
-    let base = format!(r#"{{"iss":"{}","sub":"248289761001","pad":""}}"#, fx::ISSUER);
-    let pad = "p".repeat(claims_len.saturating_sub(base.len()));
-    let claims = base.replace(r#""pad":"""#, &format!(r#""pad":"{pad}""#));
-    format!("{header}.{}.{}", fx::b64url(claims.as_bytes()), fx::b64url(&[7; 256]))
-}
-
 /// Sealed for the script's `session` route: its discovery URL, client id, cookie name, secret
 /// and timeouts (idle and rolling off, so every request is the steady path: no re-seal).
 fn session_cookie() -> String {
@@ -90,7 +80,8 @@ fn session_cookie() -> String {
     .unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     let now = oidc_core::UnixTime::from_secs(i64::try_from(now.as_secs()).unwrap());
-    let (access, id, refresh) = (jwt("at", 700), jwt("id", 450), jwt("rt", 230));
+    let (access, id, refresh) =
+        (fx::jwt_shaped("at", 700), fx::jwt_shaped("id", 450), fx::jwt_shaped("rt", 230));
     let session = Session::start(
         &SessionTokens {
             access_token: &access,

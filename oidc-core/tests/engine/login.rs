@@ -391,13 +391,14 @@ impl RefreshLedger for TestLedger {
     }
 }
 
-#[test]
-fn two_workers_take_turns_refreshing_one_session() {
+/// Two engines (workers) sharing a ledger, one browser session whose access token expired, and
+/// a provider that holds refresh answers until the test releases them.
+fn two_workers_with_an_expired_session() -> (World, World) {
     let ledger: Arc<TestLedger> = Arc::default();
     let mut a = World::new(web_config(json!({})));
     let mut b = World::new(web_config(json!({})));
     a.engine.set_refresh_ledger(ledger.clone());
-    b.engine.set_refresh_ledger(ledger.clone());
+    b.engine.set_refresh_ledger(ledger);
     a.idp.expires_in = 60;
     a.login("/app");
     // Both workers know the provider (discovery cached), as after earlier traffic.
@@ -406,6 +407,12 @@ fn two_workers_take_turns_refreshing_one_session() {
     a.advance(61);
     b.advance(61);
     a.idp.refresh_mode = TokenMode::Silent;
+    (a, b)
+}
+
+#[test]
+fn two_workers_take_turns_refreshing_one_session() {
+    let (mut a, mut b) = two_workers_with_an_expired_session();
     let ta = a.submit("GET", "/app/a", &[]);
     a.drain();
     assert_eq!(a.idp.held.len(), 1, "worker A refreshes");
@@ -433,18 +440,7 @@ fn two_workers_take_turns_refreshing_one_session() {
 
 #[test]
 fn a_worker_waiting_on_a_refresh_that_never_finishes_answers_503() {
-    let ledger: Arc<TestLedger> = Arc::default();
-    let mut a = World::new(web_config(json!({})));
-    let mut b = World::new(web_config(json!({})));
-    a.engine.set_refresh_ledger(ledger.clone());
-    b.engine.set_refresh_ledger(ledger.clone());
-    a.idp.expires_in = 60;
-    a.login("/app");
-    b.jar = a.jar.clone();
-    b.get("/app");
-    a.advance(61);
-    b.advance(61);
-    a.idp.refresh_mode = TokenMode::Silent;
+    let (mut a, mut b) = two_workers_with_an_expired_session();
     a.submit("GET", "/app/a", &[]);
     a.drain();
     let tb = b.submit("GET", "/app/b", &[]);
