@@ -7,6 +7,7 @@ mod streams;
 mod tls;
 mod worker;
 
+pub use oidc_proxy::tls_config::TlsSettings;
 pub use streams::{Conn, MonoioTimer, TcpConn, TlsConn, UpstreamConnector};
-pub use tls::{IdpTls, TlsSettings};
+pub use tls::IdpTls;
 pub use worker::{LogFactory, Shared, WorkerOptions, io_uring_available, run_worker};

@@ -1,28 +1,16 @@
-//! TLS to identity providers with rustls: certificate verification on by default against the
-//! system roots plus an optional CA file; SNI from the URL host.
+//! TLS to identity providers over monoio-rustls, with the configurations of
+//! [`oidc_proxy::tls_config`].
 
 use std::io;
-use std::path::Path;
-use std::sync::Arc;
 
 use monoio::net::TcpStream;
 use monoio_rustls::TlsConnector;
 use oidc_core::engine::FailureKind;
 use oidc_proxy::runtime::IdpConnector;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use oidc_proxy::tls_config::{IdpTlsConfigs, TlsSettings, server_name};
 
 use crate::resolve::resolve;
 use crate::streams::{Conn, TcpConn, TlsConn};
-
-/// How to trust identity providers.
-#[derive(Debug, Clone, Default)]
-pub struct TlsSettings {
-    /// Extra CA certificates (PEM file), trusted besides the system roots.
-    pub ca_file: Option<std::path::PathBuf>,
-}
 
 /// The IdP connector: one verifying and one non-verifying TLS configuration (the latter used
 /// only for routes that set `ssl_verify: false`).
@@ -38,49 +26,17 @@ impl std::fmt::Debug for IdpTls {
     }
 }
 
-/// Loads the trust store: system roots and the optional CA file.
-pub(crate) fn root_store(ca_file: Option<&Path>) -> io::Result<RootCertStore> {
-    let mut roots = RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for cert in native.certs {
-        // A malformed system certificate is skipped, not fatal.
-        let _ = roots.add(cert);
-    }
-    if let Some(path) = ca_file {
-        let mut added = 0;
-        for cert in CertificateDer::pem_file_iter(path)
-            .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?
-        {
-            let cert = cert.map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
-            roots.add(cert).map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(io::Error::other(format!("{}: no certificate found", path.display())));
-        }
-    }
-    Ok(roots)
-}
-
 impl IdpTls {
     /// Builds both TLS configurations.
+    ///
+    /// # Errors
+    ///
+    /// The CA file cannot be read or holds no certificate.
     pub fn new(settings: &TlsSettings) -> io::Result<Self> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let roots = root_store(settings.ca_file.as_deref())?;
-        let verifying = ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let insecure = ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth();
+        let configs = IdpTlsConfigs::new(settings)?;
         Ok(Self {
-            verifying: TlsConnector::from(Arc::new(verifying)),
-            insecure: TlsConnector::from(Arc::new(insecure)),
+            verifying: TlsConnector::from(configs.verifying),
+            insecure: TlsConnector::from(configs.insecure),
         })
     }
 }
@@ -108,57 +64,11 @@ impl IdpConnector for IdpTls {
     async fn tls(
         &self,
         tcp: TcpConn,
-        server_name: &str,
+        host_name: &str,
         verify: bool,
     ) -> Result<TlsConn, FailureKind> {
-        let name = ServerName::try_from(server_name.to_string()).map_err(|_| FailureKind::Tls)?;
+        let name = server_name(host_name)?;
         let connector = if verify { &self.verifying } else { &self.insecure };
         connector.connect(name, tcp.0).await.map(Conn).map_err(|_| FailureKind::Tls)
-    }
-}
-
-/// Accepts any certificate (still checking handshake signatures): `ssl_verify: false` only.
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

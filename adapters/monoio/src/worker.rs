@@ -18,7 +18,8 @@ use oidc_proxy::proxy::{ConnContext, Gateway, LogSink, oidc_configs, serve_conne
 use oidc_proxy::runtime::{Signal, race};
 
 use crate::streams::{Conn, MonoioTimer, TcpConn, UpstreamConnector};
-use crate::tls::{IdpTls, TlsSettings};
+use crate::tls::IdpTls;
+use oidc_proxy::tls_config::TlsSettings;
 
 /// State shared by all workers and the control thread.
 #[derive(Debug)]

@@ -15,5 +15,6 @@ pub mod refresh_ledger;
 pub mod router;
 pub mod runtime;
 pub mod schema;
+pub mod tls_config;
 
 pub use oidc_core;

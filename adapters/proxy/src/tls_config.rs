@@ -1,0 +1,143 @@
+//! The rustls client configurations for TLS to identity providers, shared by every runtime
+//! adapter: certificate verification on by default against the system roots plus an optional
+//! CA file; a second configuration that skips certificate checks, used only for routes with
+//! `ssl_verify: false`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+/// How to trust identity providers.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    /// Extra CA certificates (PEM file), trusted besides the system roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The two client configurations an IdP connector needs.
+#[derive(Clone)]
+pub struct IdpTlsConfigs {
+    /// Verifies certificates (the default).
+    pub verifying: Arc<ClientConfig>,
+    /// Accepts any certificate, still checking handshake signatures (`ssl_verify: false`).
+    pub insecure: Arc<ClientConfig>,
+}
+
+impl std::fmt::Debug for IdpTlsConfigs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdpTlsConfigs")
+    }
+}
+
+impl IdpTlsConfigs {
+    /// Builds both configurations on aws-lc-rs.
+    ///
+    /// # Errors
+    ///
+    /// The CA file cannot be read or holds no certificate.
+    pub fn new(settings: &TlsSettings) -> io::Result<Self> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let roots = root_store(settings.ca_file.as_deref())?;
+        let verifying = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let insecure = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+            .with_no_client_auth();
+        Ok(Self { verifying: Arc::new(verifying), insecure: Arc::new(insecure) })
+    }
+
+    /// The configuration for a connection that does or does not verify the certificate.
+    pub fn for_verify(&self, verify: bool) -> &Arc<ClientConfig> {
+        if verify { &self.verifying } else { &self.insecure }
+    }
+}
+
+/// The TLS server name of an IdP host (a DNS name or an IP literal).
+///
+/// # Errors
+///
+/// The host is neither.
+pub fn server_name(host: &str) -> Result<ServerName<'static>, oidc_core::engine::FailureKind> {
+    ServerName::try_from(host.to_string()).map_err(|_| oidc_core::engine::FailureKind::Tls)
+}
+
+/// Loads the trust store: system roots and the optional CA file.
+fn root_store(ca_file: Option<&Path>) -> io::Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        // A malformed system certificate is skipped, not fatal.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(path)
+            .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?
+        {
+            let cert = cert.map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
+            roots.add(cert).map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(io::Error::other(format!("{}: no certificate found", path.display())));
+        }
+    }
+    Ok(roots)
+}
+
+/// Accepts any certificate (still checking handshake signatures): `ssl_verify: false` only.
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
