@@ -16,5 +16,6 @@ pub mod router;
 pub mod runtime;
 pub mod schema;
 pub mod tls_config;
+pub mod worker;
 
 pub use oidc_core;
