@@ -5,151 +5,14 @@
 //! gateway-monoio --config gateway.yaml [--workers N] [--check]
 //! ```
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use oidc_monoio::{Shared, TlsSettings, WorkerOptions, run_worker};
-use oidc_proxy::config::{AccessLog, GatewayConfig};
-use oidc_proxy::driver::OsEntropy;
-use oidc_proxy::oidc_core::engine::{Engine, Settings};
-use oidc_proxy::proxy::oidc_configs;
+use oidc_proxy::cli::Binary;
 
 // The proxy loop makes many small, short-lived allocations per request (header fields, buffers);
 // mimalloc's thread-local free lists suit thread-per-core workers better than glibc malloc.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-const USAGE: &str = "usage: gateway-monoio --config FILE [--workers N] [--check]";
-
-struct Args {
-    config: PathBuf,
-    workers: Option<usize>,
-    check: bool,
-}
-
-fn args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
-    let (mut config, mut workers, mut check) = (None, None, false);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--config" | "-c" => {
-                config = Some(PathBuf::from(it.next().ok_or("--config needs a file")?));
-            }
-            "--workers" | "-w" => {
-                let n = it.next().ok_or("--workers needs a number")?;
-                workers = Some(
-                    n.parse::<usize>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or("--workers must be a positive number")?,
-                );
-            }
-            "--check" => check = true,
-            "--help" | "-h" => return Err(USAGE.into()),
-            "--version" | "-V" => {
-                println!("gateway-monoio {}", env!("CARGO_PKG_VERSION"));
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-        }
-    }
-    Ok(Args { config: config.ok_or(USAGE)?, workers, check })
-}
-
-/// Loads and validates a configuration file, then compiles its routes as the workers will:
-/// a file that `--check` or a reload accepts is one every worker can run.
-fn load(path: &std::path::Path) -> Result<GatewayConfig, String> {
-    let config = GatewayConfig::load(path)
-        .map_err(|e| format!("{}: configuration refused:\n{e}", path.display()))?;
-    Engine::new(oidc_configs(&config), Settings::default(), &mut OsEntropy)
-        .map_err(|e| format!("{}: configuration refused:\n{e}", path.display()))?;
-    for w in config.lint() {
-        eprintln!("warning: {w}");
-    }
-    Ok(config)
-}
-
-/// Access-log lines wait here for the writer thread; beyond it lines are dropped (and
-/// counted) rather than stall a worker on a slow pipe or disk.
-const LOG_QUEUE: usize = 64 * 1024;
-
-/// The access log: workers hand lines to one writer thread through a bounded queue, so a
-/// slow stdout pipe or disk never blocks a worker.
-fn log_sink(dest: &AccessLog) -> Option<oidc_monoio::LogFactory> {
-    let mut out: Box<dyn Write + Send> = match dest.clone() {
-        AccessLog::Off => return None,
-        AccessLog::Stdout => Box::new(std::io::stdout()),
-        AccessLog::File(path) => match OpenOptions::new().create(true).append(true).open(&path) {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprintln!("access log {}: {e}; logging to stderr", path.display());
-                Box::new(std::io::stderr())
-            }
-        },
-    };
-    let (tx, rx) = std::sync::mpsc::sync_channel::<String>(LOG_QUEUE);
-    let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let seen = Arc::clone(&dropped);
-    let spawned = std::thread::Builder::new().name("access-log".into()).spawn(move || {
-        let mut reported = 0;
-        while let Ok(line) = rx.recv() {
-            // One write per line: O_APPEND keeps lines whole.
-            let _ = out.write_all(line.as_bytes());
-            let lost = seen.load(Ordering::Relaxed);
-            if lost > reported {
-                let _ = writeln!(
-                    out,
-                    "{{\"event\":\"access_log_dropped\",\"lines\":{}}}",
-                    lost - reported
-                );
-                reported = lost;
-            }
-        }
-    });
-    if let Err(e) = spawned {
-        eprintln!("cannot start the access-log writer ({e}); access log off");
-        return None;
-    }
-    Some(Arc::new(move || {
-        let (tx, dropped) = (tx.clone(), Arc::clone(&dropped));
-        Rc::new(move |line: &str| {
-            if tx.try_send(format!("{line}\n")).is_err() {
-                dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }) as Rc<dyn Fn(&str)>
-    }))
-}
-
-/// Settings read once at start (listeners, threads, log and trust files); a reload that
-/// changes them must say so instead of pretending they applied.
-fn restart_only_changes(
-    old: &oidc_proxy::config::GatewaySettings,
-    new: &oidc_proxy::config::GatewaySettings,
-) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if old.listen != new.listen {
-        changed.push("listen");
-    }
-    if old.workers != new.workers {
-        changed.push("workers");
-    }
-    if old.access_log != new.access_log {
-        changed.push("access_log");
-    }
-    if old.ssl_ca_file != new.ssl_ca_file {
-        changed.push("ssl_ca_file");
-    }
-    if old.max_connections != new.max_connections {
-        changed.push("max_connections");
-    }
-    changed
-}
 
 fn main() -> ExitCode {
     // mimalloc asks for transparent huge pages on its arenas. For a heap this small they buy no
@@ -159,116 +22,17 @@ fn main() -> ExitCode {
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
         eprintln!("cannot turn transparent huge pages off ({e}); continuing");
     }
-    let args = match args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    let config = match load(&args.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(1);
-        }
-    };
-    if args.check {
-        println!("{}: configuration ok ({} routes)", args.config.display(), config.routes.len());
-        return ExitCode::SUCCESS;
-    }
-    let workers = args
-        .workers
-        .or(config.gateway.workers)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
-    let driver = if oidc_monoio::io_uring_available() {
-        "io_uring"
-    } else {
-        "legacy epoll (io_uring unavailable)"
-    };
-    eprintln!(
-        "gateway-monoio {}: {} workers, {driver} driver, listening on {:?}",
-        env!("CARGO_PKG_VERSION"),
-        workers,
-        config.gateway.listen
-    );
-    let tls = TlsSettings { ca_file: config.gateway.ssl_ca_file.clone() };
-    let log = log_sink(&config.gateway.access_log);
-    let shared = Arc::new(Shared::new(config));
-
-    let term = Arc::new(AtomicBool::new(false));
-    let hup = Arc::new(AtomicBool::new(false));
-    for (sig, flag) in [
-        (signal_hook::consts::SIGTERM, &term),
-        (signal_hook::consts::SIGINT, &term),
-        (signal_hook::consts::SIGHUP, &hup),
-    ] {
-        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(flag)) {
-            eprintln!("cannot install signal handler: {e}");
-            return ExitCode::from(1);
-        }
-    }
-
-    let mut handles = Vec::new();
-    for id in 0..workers {
-        let (shared, opts) = (
-            Arc::clone(&shared),
-            WorkerOptions { id, workers, tls: tls.clone(), log: log.clone() },
-        );
-        let h = std::thread::Builder::new().name(format!("worker-{id}")).spawn(move || {
-            if let Err(e) = run_worker(Arc::clone(&shared), opts) {
-                eprintln!("worker {id}: {e}");
-                shared.draining.store(true, Ordering::Release);
-                return false;
-            }
-            true
-        });
-        match h {
-            Ok(h) => handles.push(h),
-            Err(e) => {
-                eprintln!("cannot start worker {id}: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    }
-
-    // A worker that ends on its own (a panic unwinds its thread) has lost its share of the
-    // listeners and connections: exit with a clear message rather than run on short-handed.
-    std::panic::set_hook(Box::new(|info| {
-        let thread = std::thread::current();
-        eprintln!("panic in {}: {info}", thread.name().unwrap_or("a thread"));
-    }));
-    while !term.load(Ordering::Acquire) && !shared.draining.load(Ordering::Acquire) {
-        std::thread::sleep(Duration::from_millis(100));
-        if let Some(id) = handles.iter().position(std::thread::JoinHandle::is_finished) {
-            eprintln!("worker {id} stopped unexpectedly; exiting");
-            shared.draining.store(true, Ordering::Release);
-            return ExitCode::from(70);
-        }
-        if hup.swap(false, Ordering::AcqRel) {
-            match load(&args.config) {
-                Ok(new) => {
-                    let old = shared.config.lock().map(|c| Arc::clone(&c));
-                    let old = old.unwrap_or_else(|e| Arc::clone(&e.into_inner()));
-                    for setting in restart_only_changes(&old.gateway, &new.gateway) {
-                        eprintln!(
-                            "reload: gateway.{setting} changed; the running value stays until a restart"
-                        );
-                    }
-                    *shared.config.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                        Arc::new(new);
-                    let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
-                    eprintln!("configuration reloaded (generation {generation})");
-                }
-                Err(e) => eprintln!("reload refused, keeping the running configuration: {e}"),
-            }
-        }
-    }
-    eprintln!("draining");
-    shared.draining.store(true, Ordering::Release);
-    let mut ok = true;
-    for h in handles {
-        ok &= h.join().unwrap_or(false);
-    }
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    oidc_proxy::cli::main(Binary {
+        name: "gateway-monoio",
+        version: env!("CARGO_PKG_VERSION"),
+        runtime: || {
+            let driver = if oidc_monoio::io_uring_available() {
+                "io_uring"
+            } else {
+                "legacy epoll (io_uring unavailable)"
+            };
+            format!("monoio, {driver} driver")
+        },
+        run_worker: oidc_monoio::run_worker,
+    })
 }

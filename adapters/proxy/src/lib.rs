@@ -4,6 +4,7 @@
 
 pub mod access_log;
 pub mod balancer;
+pub mod cli;
 pub mod config;
 pub mod conformance;
 pub mod driver;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_executor::LocalExecutor;
 use async_io::Async;
 use oidc_proxy::conformance::{Harness, run};
-use oidc_proxy::runtime::{Connector, Duplex, IdpConnector, StreamRead, StreamWrite, read_more};
+use oidc_proxy::runtime::{Connector, Duplex, IdpConnector, StreamWrite, read_more};
 use oidc_smol::{Conn, IdpTls, SmolTimer, TcpConn, UpstreamConnector};
 
 struct Smol;
@@ -99,7 +99,8 @@ fn idp_tls_builds_and_connect_errors_surface() {
         // A port that was just free: nothing listens, the connect is refused.
         let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("a").port();
         assert!(tls.tcp("127.0.0.1", port).await.is_err(), "connect to a closed port");
-        // A name: resolved off the executor; `localhost` may list ::1 first, every address is tried.
+        // A name, resolved off the executor: `localhost` may list ::1 first, so every address
+        // is tried.
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = l.local_addr().expect("addr").port();
         let c = tls.tcp("localhost", port).await.expect("localhost, every address tried");
