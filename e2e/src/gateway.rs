@@ -1,7 +1,8 @@
-//! The `gateway-monoio` binary under test.
+//! The gateway binary under test: `gateway-monoio`, or `gateway-smol` with
+//! `OIDC_E2E_GATEWAY=gateway-smol` ([`package`]).
 //!
 //! [`binary`] makes sure the binary is built from the sources in this checkout: by default it
-//! runs `cargo build -p gateway-monoio` once per test process (cargo decides what is stale, and
+//! runs `cargo build -p <binary>` once per test process (cargo decides what is stale, and
 //! its build-directory lock serialises concurrent test binaries); with `OIDC_E2E_NO_BUILD=1` it
 //! only checks, and refuses a binary older than any source it was built from.
 //!
@@ -88,6 +89,19 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| crate::root().join("target"), PathBuf::from)
 }
 
+/// Which gateway binary the tests run: `gateway-monoio` unless `OIDC_E2E_GATEWAY` names
+/// another (`gateway-smol`); `scripts/test.sh` runs the end-to-end suite once per binary.
+pub fn package() -> String {
+    match std::env::var("OIDC_E2E_GATEWAY") {
+        Ok(name) if name == "gateway-smol" || name == "smol" => String::from("gateway-smol"),
+        Ok(name) if name.is_empty() || name == "gateway-monoio" || name == "monoio" => {
+            String::from("gateway-monoio")
+        }
+        Ok(other) => panic!("OIDC_E2E_GATEWAY={other}: expected gateway-monoio or gateway-smol"),
+        Err(_) => String::from("gateway-monoio"),
+    }
+}
+
 /// The binary, built from this checkout's sources (see the module docs).
 pub fn binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -96,34 +110,35 @@ pub fn binary() -> PathBuf {
 
 fn build_or_check() -> PathBuf {
     let target = target_dir();
-    let bin = target.join("debug/gateway-monoio");
+    let package = package();
+    let bin = target.join("debug").join(&package);
     let no_build = std::env::var_os("OIDC_E2E_NO_BUILD").is_some_and(|v| v != "0" && !v.is_empty());
     if !no_build {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let started = Instant::now();
         let out = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "gateway-monoio"])
+            .args(["build", "--quiet", "-p", &package])
             .current_dir(crate::root())
             .env("CARGO_TARGET_DIR", &target)
             .stdin(Stdio::null())
             .output()
-            .expect("cannot run cargo to build gateway-monoio (set OIDC_E2E_NO_BUILD=1 to use a prebuilt binary)");
+            .expect("cannot run cargo to build the gateway (set OIDC_E2E_NO_BUILD=1 to use a prebuilt binary)");
         assert!(
             out.status.success(),
-            "`cargo build -p gateway-monoio` failed ({}):\n{}",
+            "`cargo build -p {package}` failed ({}):\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
         if started.elapsed() > Duration::from_secs(5) {
-            eprintln!("e2e: built gateway-monoio in {:?}", started.elapsed());
+            eprintln!("e2e: built {package} in {:?}", started.elapsed());
         }
     }
-    assert!(bin.exists(), "{} missing: run `cargo build -p gateway-monoio`", bin.display());
+    assert!(bin.exists(), "{} missing: run `cargo build -p {package}`", bin.display());
     // After a build, cargo has decided (exactly) what was stale; the check then covers the
     // sources it tracks. Without a build, crate manifests count too.
     if let Some(newer) = newer_source(&bin, no_build) {
         panic!(
-            "{} is older than {}: it was not built from this checkout's sources. Run `cargo build -p gateway-monoio`{}",
+            "{} is older than {}: it was not built from this checkout's sources. Run `cargo build -p {package}`{}",
             bin.display(),
             newer.display(),
             if no_build { " (or unset OIDC_E2E_NO_BUILD to let the tests build it)" } else { "" }
@@ -137,7 +152,7 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 }
 
 /// A source of the binary newer than the binary: every workspace file its dep-info lists
-/// (the `.rs` files of oidc-core, oidc-proxy, oidc-monoio and gateway-monoio; without
+/// (the `.rs` files of oidc-core, oidc-proxy, the adapter and the binary; without
 /// dep-info, every `.rs` under those crates' `src`), and with `manifests` the `Cargo.toml` of
 /// each of those crates.
 fn newer_source(bin: &Path, manifests: bool) -> Option<PathBuf> {
@@ -156,7 +171,14 @@ fn newer_source(bin: &Path, manifests: bool) -> Option<PathBuf> {
             }
         }
         Err(_) => {
-            for dir in ["oidc-core", "adapters/proxy", "adapters/monoio", "gateway-monoio"] {
+            for dir in [
+                "oidc-core",
+                "adapters/proxy",
+                "adapters/monoio",
+                "adapters/smol",
+                "gateway-monoio",
+                "gateway-smol",
+            ] {
                 walk(&root.join(dir).join("src"), &mut sources);
             }
         }
