@@ -64,6 +64,10 @@ cargo check --manifest-path fuzz/Cargo.toml --quiet
 step "docs (oidc-core, oidc-proxy, oidc-monoio; warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc -p oidc-core -p oidc-proxy -p oidc-monoio --no-deps --quiet
 
-step "tests (workspace; e2e uses the gateway binary)"
+step "tests (workspace; the end-to-end suite runs gateway-monoio)"
 cargo build -p gateway-monoio --locked
 cargo test --workspace --locked
+
+step "end-to-end suite again, on gateway-smol"
+cargo build -p gateway-smol --locked
+OIDC_E2E_GATEWAY=gateway-smol cargo test -p oidc-e2e --locked
