@@ -36,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release -q -p gateway-monoio -p oidc-benches --bins
+cargo build --release -q -p gateway-monoio -p gateway-smol -p oidc-benches --bins
 ./target/release/mint "$work" 1000 >/dev/null
 ISSUER="https://login.example.com/7d1c0b2e-5f4a-4c11-9e3b-2a8f6d0c4b19/v2.0"
 
@@ -113,15 +113,22 @@ $PEM
           absolute_timeout: 86400
     upstream: {nodes: {"127.0.0.1:18081": 1}}
 YAML
+# gateway-smol serves the same routes on port 18084.
+sed 's/127.0.0.1:18083/127.0.0.1:18084/' "$work/gateway.yaml" > "$work/gateway-smol.yaml"
 # A leftover gateway on the port would share it through SO_REUSEPORT and skew every figure.
-if curl -s -o /dev/null http://127.0.0.1:18083/; then
-    echo "something already listens on 127.0.0.1:18083; stop it first" >&2
-    exit 1
-fi
+for port in 18083 18084; do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+        echo "something already listens on 127.0.0.1:$port; stop it first" >&2
+        exit 1
+    fi
+done
 ./target/release/gateway-monoio --config "$work/gateway.yaml" 2>"$work/gateway.err" &
 gw=$!
 pids+=("$gw")
+./target/release/gateway-smol --config "$work/gateway-smol.yaml" 2>"$work/gateway-smol.err" &
+pids+=("$!")
 for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18083/ && break; sleep 0.1; done
+for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18084/ && break; sleep 0.1; done
 TOKEN=$(head -1 "$work/tokens.txt")
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18083/cached || true)
 [ "$code" = 200 ] || { echo "gateway check failed: $code"; cat "$work/gateway.err"; exit 1; }
@@ -179,6 +186,8 @@ for r in $(seq "$ROUNDS"); do
     run gw-uncached http://127.0.0.1:18083/uncached -s "$work/tokens.lua"
     run nginx-cookie http://127.0.0.1:18082/ -H "Cookie: $SESSION"
     run gw-session http://127.0.0.1:18083/session -H "Cookie: $SESSION"
+    run smol-cached http://127.0.0.1:18084/cached -H "Authorization: Bearer $TOKEN"
+    run smol-session http://127.0.0.1:18084/session -H "Cookie: $SESSION"
     echo "round $r done" >&2
 done
 rss_after=$(ps -o rss= -p "$gw")
@@ -199,11 +208,13 @@ med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v i
 n = med["nginx"]
 print("| target | requests/s | p50 | p99 | rps vs nginx | p99 vs nginx |")
 print("|---|--:|--:|--:|--:|--:|")
-for k in ("direct", "nginx", "gw-cached", "gw-uncached", "nginx-cookie", "gw-session"):
+for k in ("direct", "nginx", "gw-cached", "gw-uncached", "nginx-cookie", "gw-session",
+          "smol-cached", "smol-session"):
     r, p50, p99 = med[k]
     print(f"| {k} | {r:,.0f} | {p50:.2f} ms | {p99:.2f} ms | {r / n[0]:.2f}× | {p99 / n[2]:.2f}× |")
 print("\nPer round, against nginx in the same round (requests/s ratio, p99 ratio):")
-for k, base in (("gw-cached", "nginx"), ("gw-uncached", "nginx"), ("gw-session", "nginx-cookie")):
+for k, base in (("gw-cached", "nginx"), ("gw-uncached", "nginx"), ("gw-session", "nginx-cookie"),
+                ("smol-cached", "gw-cached"), ("smol-session", "gw-session")):
     pairs = [(g[0] / x[0], g[2] / x[2]) for g, x in zip(rows[k], rows[base])]
     print(f"  {k} vs {base}: " + ", ".join(f"{a:.2f}/{b:.2f}" for a, b in pairs))
 print(f"\ngateway RSS: {int(sys.argv[2]) / 1024:.1f} MiB idle (after one request), {int(sys.argv[3]) / 1024:.1f} MiB after the run")

@@ -61,8 +61,8 @@ rm -f "$log"
 step "fuzz targets compile"
 cargo check --manifest-path fuzz/Cargo.toml --quiet
 
-step "docs (oidc-core, oidc-proxy, oidc-monoio; warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc -p oidc-core -p oidc-proxy -p oidc-monoio --no-deps --quiet
+step "docs (oidc-core, oidc-proxy, oidc-monoio, oidc-smol; warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p oidc-core -p oidc-proxy -p oidc-monoio -p oidc-smol --no-deps --quiet
 
 step "tests (workspace; the end-to-end suite runs gateway-monoio)"
 cargo build -p gateway-monoio --locked
