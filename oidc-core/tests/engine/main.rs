@@ -1,6 +1,7 @@
 //! Deterministic engine tests: a fake IdP and a virtual clock, no sockets, no sleeps.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod embedding;
 mod harness;
 mod introspection;
 mod login;
