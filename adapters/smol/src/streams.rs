@@ -11,6 +11,9 @@ use async_io::Async;
 use futures_lite::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use oidc_proxy::runtime::{Connector, Duplex, StreamRead, StreamWrite, Timer};
 
+/// Most bytes one read asks for (see [`StreamRead::read`] on [`Conn`]).
+const MAX_READ_WINDOW: usize = 16 * 1024;
+
 /// Any `futures` byte stream as an `oidc-proxy` stream ([`StreamRead`], [`StreamWrite`]).
 #[derive(Debug)]
 pub struct Conn<T>(pub T);
@@ -49,11 +52,13 @@ impl<T: HalfClose> HalfClose for futures_rustls::client::TlsStream<T> {
 impl<T: AsyncRead + Unpin> StreamRead for Conn<T> {
     /// Reads into `buf`'s spare capacity (at least one byte), appending after its contents.
     ///
-    /// The `futures` read takes an initialised slice, so the spare capacity is zero-filled
-    /// first and the length set back to what was really read.
+    /// The `futures` read takes an initialised slice, so the read window is zero-filled first
+    /// and the length set back to what was really read. The window is capped: the proxy
+    /// reserves up to 64 KiB for an upstream read, and zero-filling all of it for a response of
+    /// a few hundred bytes would cost more than the read.
     async fn read(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         let len = buf.len();
-        let window = (buf.capacity() - len).max(1);
+        let window = (buf.capacity() - len).clamp(1, MAX_READ_WINDOW);
         buf.resize(len + window, 0);
         let r = self.0.read(&mut buf[len..]).await;
         buf.truncate(len + r.as_ref().map_or(0, |n| *n));
