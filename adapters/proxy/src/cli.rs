@@ -200,6 +200,15 @@ pub fn main(bin: Binary) -> ExitCode {
         (bin.runtime)(),
         config.gateway.listen
     );
+    // The workers bind with SO_REUSEPORT, which would let this process share a port another
+    // gateway (or anything of the same user) already listens on, silently taking half its
+    // connections. A plain bind first refuses that.
+    for addr in &config.gateway.listen {
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            eprintln!("cannot listen on {addr}: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let tls = TlsSettings { ca_file: config.gateway.ssl_ca_file.clone() };
     let log = log_sink(&config.gateway.access_log);
     let shared = Arc::new(Shared::new(config));
