@@ -160,3 +160,163 @@ fn socket_linger_zero(s: TcpStream) -> TcpStream {
     rustix::net::sockopt::set_socket_linger(&s, Some(Duration::ZERO)).unwrap();
     s
 }
+
+/// A self-signed certificate for `localhost`, made with the `openssl` command.
+fn self_signed() -> (Vec<u8>, Vec<u8>) {
+    let dir = std::env::temp_dir().join(format!("smol-hostile-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, cert) = (dir.join("k.pem"), dir.join("c.pem"));
+    let st = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    (std::fs::read(cert).unwrap(), std::fs::read(key).unwrap())
+}
+
+fn tls_server(cert: &[u8], key: &[u8]) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(cert).collect::<Result<Vec<_>, _>>().unwrap();
+    let key = PrivateKeyDer::from_pem_slice(key).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    )
+}
+
+/// `write_all` over TLS while the peer does not read (the socket's buffer fills, rustls keeps
+/// records back): every byte still arrives, without another write to push the tail out, and
+/// the answer comes back. A missing flush would leave the request's tail in rustls' buffer
+/// and both sides waiting.
+#[test]
+fn holds_tls_write_all_under_backpressure_delivers_every_byte() {
+    use oidc_proxy::runtime::IdpConnector as _;
+    const N: usize = 4 * 1024 * 1024 + 17;
+    let (cert, key) = self_signed();
+    let config = tls_server(&cert, &key);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, s);
+        // Handshake, then sit on the socket while the client writes.
+        let mut first = [0u8; 1];
+        tls.read_exact(&mut first).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let mut rest = vec![0u8; N - 1];
+        tls.read_exact(&mut rest).unwrap();
+        tls.write_all(b"done").unwrap();
+        tls.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    let settings = TlsSettings::default();
+    let idp = oidc_smol::IdpTls::new(&settings).unwrap();
+    block_on(async {
+        let tcp = idp.tcp("127.0.0.1", port).await.unwrap();
+        let mut c = idp.tls(tcp, "localhost", false).await.unwrap();
+        let body = vec![b'x'; N];
+        let deadline = async_io::Timer::after(Duration::from_secs(10));
+        let work = async {
+            let (r, _) = c.write_all(body).await;
+            r.unwrap();
+            let mut buf = Vec::new();
+            while buf.len() < 4 {
+                assert!(read_more(&mut c, &mut buf, 64).await.unwrap() > 0, "{buf:?}");
+            }
+            buf
+        };
+        let got = futures_lite::future::or(async { Some(work.await) }, async {
+            deadline.await;
+            None
+        })
+        .await;
+        assert_eq!(got.as_deref(), Some(&b"done"[..]), "TLS exchange stalled");
+    });
+    server.join().unwrap();
+}
+
+/// A TLS peer that accepts TCP and never answers the handshake: the handshake itself has no
+/// deadline (the caller's `timeout` is the only bound), and cancelling it is clean.
+#[test]
+fn holds_a_stalled_tls_handshake_is_cancellable() {
+    use oidc_proxy::runtime::IdpConnector as _;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let _hold = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(5));
+        drop(s);
+    });
+    let idp = oidc_smol::IdpTls::new(&TlsSettings::default()).unwrap();
+    block_on(async {
+        let tcp = idp.tcp("127.0.0.1", port).await.unwrap();
+        let t0 = Instant::now();
+        let r = oidc_proxy::runtime::timeout(
+            &oidc_smol::SmolTimer,
+            Duration::from_millis(300),
+            idp.tls(tcp, "localhost", true),
+        )
+        .await;
+        assert!(r.is_err(), "a handshake with a silent peer completed");
+        assert!(t0.elapsed() < Duration::from_secs(2));
+    });
+}
+
+/// When `run_worker` returns (drained, grace over), the connections it still held must be
+/// closed. (monoio fails the same way: `adapters/monoio/tests/hostile_parity.rs`; the shared
+/// worker returns after the grace without ending its connection tasks.) On smol the tasks stay in the thread-local `LocalExecutor`, unpolled: every socket they
+/// hold (clients still sending a head, requests past the grace) stays open for as long as the
+/// thread lives, and a second `run_worker` on the same thread (an embedder's restart) would
+/// revive the old worker's IdP, timer and connection tasks beside its own. In the binary the
+/// thread exits right after, which hides it.
+#[test]
+fn bug_run_worker_leaves_its_tasks_alive_after_returning() {
+    let shared = shared();
+    let addr = shared.current().gateway.listen[0];
+    let s2 = Arc::clone(&shared);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let r = run_worker(
+            s2,
+            WorkerOptions { id: 0, workers: 1, tls: TlsSettings::default(), log: None },
+        );
+        tx.send(r.is_ok()).unwrap();
+        // The thread lives on (an embedder's thread, or the next worker generation).
+        std::thread::sleep(Duration::from_secs(4));
+    });
+    let t0 = Instant::now();
+    let mut c = loop {
+        if let Ok(c) = TcpStream::connect(addr) {
+            break c;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "worker did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Half a head: the connection is mid-request, so the drain waits for it.
+    c.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    shared.draining.store(true, Ordering::Release);
+    assert!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "run_worker failed");
+    c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut b = [0u8; 512];
+    let r = c.read(&mut b);
+    let closed = matches!(r, Ok(_))
+        || r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset);
+    assert!(closed, "run_worker returned but its connection is still open ({r:?})");
+    worker.join().unwrap();
+}
