@@ -377,3 +377,119 @@ fn bug_listening_sockets_are_close_on_exec() {
     assert!(sockets > 0);
     assert!(leaky.is_empty(), "socket descriptors {leaky:?} are inherited across exec");
 }
+
+fn bearer_route(id: &str, uri: &str, discovery: &str, upstream: SocketAddr) -> String {
+    format!(
+        r#"  - id: {id}
+    uri: "{uri}"
+    plugins:
+      openid-connect:
+        client_id: gateway
+        client_secret: gateway-secret-0123456789
+        discovery: "{discovery}"
+        bearer_only: true
+        use_jwks: true
+    upstream:
+      nodes:
+        "{upstream}": 1
+"#
+    )
+}
+
+/// A broken identity provider in three ways at once — a TLS server that accepts and never
+/// handshakes, a plain server that sends half a response and closes, a name that does not
+/// resolve — while clients keep sending bearer requests: each is answered (an error status)
+/// within the deadline, the open route keeps being served meanwhile (nothing blocks the
+/// executor), and the broken providers are not hammered (admission control).
+#[test]
+fn holds_a_broken_idp_is_bounded_and_blocks_nothing() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let stall = TcpListener::bind("127.0.0.1:0").unwrap();
+    let stall_addr = stall.local_addr().unwrap();
+    let stall_conns = Arc::new(AtomicUsize::new(0));
+    let sc = Arc::clone(&stall_conns);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in stall.incoming().flatten() {
+            sc.fetch_add(1, Ordering::Relaxed);
+            held.push(s);
+        }
+    });
+    let half = TcpListener::bind("127.0.0.1:0").unwrap();
+    let half_addr = half.local_addr().unwrap();
+    let half_conns = Arc::new(AtomicUsize::new(0));
+    let hc = Arc::clone(&half_conns);
+    std::thread::spawn(move || {
+        for mut s in half.incoming().flatten() {
+            hc.fetch_add(1, Ordering::Relaxed);
+            let _ = read_head(&mut s);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"issuer\":");
+            drop(s);
+        }
+    });
+    let up = ok_upstream();
+    let routes = format!(
+        "routes:\n{}{}{}{}",
+        bearer_route(
+            "stall",
+            "/stall/*",
+            &format!("https://{stall_addr}/.well-known/openid-configuration"),
+            up
+        ),
+        bearer_route(
+            "half",
+            "/half/*",
+            &format!("http://{half_addr}/.well-known/openid-configuration"),
+            up
+        ),
+        bearer_route(
+            "nxdomain",
+            "/nx/*",
+            "https://idp.does-not-resolve.invalid/.well-known/openid-configuration",
+            up
+        ),
+        open_route("p", "/p/*", up, "")
+    );
+    let gw = Gateway::start_opts(&routes, &Options { workers: 1, ..Options::default() });
+    let addr = gw.addr;
+    let mut clients = Vec::new();
+    for i in 0..30 {
+        let path = ["/stall/a", "/half/a", "/nx/a"][i % 3];
+        clients.push(std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+            c.write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer a.b.c\r\n\r\n")
+                    .as_bytes(),
+            )
+            .unwrap();
+            let h = read_head(&mut c);
+            (path, String::from_utf8_lossy(&h).into_owned(), t0.elapsed())
+        }));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Meanwhile the open route answers at once.
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"GET /p/x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let h = read_head(&mut c);
+        assert!(h.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&h));
+        assert!(t0.elapsed() < Duration::from_secs(1), "open route took {:?}", t0.elapsed());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for c in clients {
+        let (path, head, took) = c.join().unwrap();
+        let status = head.split(' ').nth(1).unwrap_or("none").to_string();
+        assert!(
+            status.starts_with('5') || status == "401",
+            "{path}: {status} after {took:?}: {head}"
+        );
+        assert!(took < Duration::from_secs(35), "{path} answered after {took:?}");
+    }
+    let (s, h) = (stall_conns.load(Ordering::Relaxed), half_conns.load(Ordering::Relaxed));
+    assert!(s <= 3 && h <= 3, "30 client requests made {s} and {h} provider connections");
+}
