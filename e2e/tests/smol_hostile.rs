@@ -1,0 +1,495 @@
+//! Hostile review of issue 10 (gateway-smol, the hoisted worker and process): attacks from a
+//! client, a network and an operator, against whichever binary `OIDC_E2E_GATEWAY` names.
+//! No IdP needed: open routes in front of raw upstreams written here.
+//!
+//! `bug_*` tests demonstrate a defect and fail today; `holds_*` tests are attacks that held.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use oidc_e2e::gateway::{Gateway, Options};
+
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+fn open_route(id: &str, uri: &str, upstream: SocketAddr, extra: &str) -> String {
+    format!(
+        "  - id: {id}\n    uri: \"{uri}\"\n{extra}    upstream:\n      nodes:\n        \"{upstream}\": 1\n"
+    )
+}
+
+fn read_head(s: &mut TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => break,
+        }
+    }
+    head
+}
+
+/// The gateway's pid, found by its configuration path on its command line.
+fn pid_of(gw: &Gateway) -> u32 {
+    let needle = gw.config.to_string_lossy().into_owned();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline"))
+            && String::from_utf8_lossy(&cmd).contains(&needle)
+        {
+            return pid;
+        }
+    }
+    panic!("gateway pid not found");
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// An upstream that answers each request with a small 200 (keep-alive).
+fn ok_upstream() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = s;
+                loop {
+                    let h = read_head(&mut s);
+                    if h.is_empty() {
+                        return;
+                    }
+                    if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Out of descriptors (EMFILE), the accept loop must back off, not spin: the pending
+/// connections stay in the kernel's queue and the listener stays readable.
+#[test]
+fn holds_accept_at_emfile_does_not_spin() {
+    let up = ok_upstream();
+    let routes = format!("routes:\n{}", open_route("p", "/p/*", up, ""));
+    let gw = Gateway::start_opts(
+        &routes,
+        &Options {
+            workers: 1,
+            settings: vec!["max_connections: 100000".into(), "client_header_timeout: 60".into()],
+            ..Options::default()
+        },
+    );
+    let pid = pid_of(&gw);
+    let st = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), "--nofile=48:48"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut conns = Vec::new();
+    for _ in 0..120 {
+        if let Ok(c) = TcpStream::connect(gw.addr) {
+            conns.push(c);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_ticks(pid) - t0;
+    // 100 ticks per second on Linux: under 15 % of one core over 3 s.
+    assert!(used < 45, "gateway used {used} ticks in 3 s while out of descriptors (spinning)");
+    assert!(gw.stderr().contains("accept failed"), "{}", gw.stderr());
+    drop(conns);
+    // Once descriptors are free again, it serves.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut c = TcpStream::connect(gw.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET /p/x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let h = read_head(&mut c);
+    assert!(h.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&h));
+}
+
+/// A second gateway started on the address of a running one (a mistaken second start, a
+/// stale unit) binds it anyway: `SO_REUSEPORT` lets it, and the kernel then splits new
+/// connections between two processes that may run different configurations. It should be
+/// refused (EADDRINUSE, exit 1), as nginx and every non-reuseport server are.
+#[test]
+fn bug_a_second_instance_on_the_same_address_is_refused() {
+    let up = ok_upstream();
+    let routes = format!("routes:\n{}", open_route("p", "/p/*", up, ""));
+    let first = Gateway::start_opts(&routes, &Options { workers: 1, ..Options::default() });
+    let dir = std::env::temp_dir().join(format!("second-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("g.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "gateway:\n  listen: {}\n  workers: 1\n  access_log: \"off\"\n{routes}",
+            first.addr
+        ),
+    )
+    .unwrap();
+    let mut second = Command::new(oidc_e2e::gateway::binary())
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let exited = second.try_wait().unwrap();
+    let _ = second.kill();
+    let _ = second.wait();
+    assert!(
+        exited.is_some_and(|s| !s.success()),
+        "a second gateway bound {} beside the running one and took a share of its connections",
+        first.addr
+    );
+}
+
+/// A websocket tunnel: the client half-closes after sending; the upstream must see the end of
+/// that direction and can still answer, and the client must get the answer and then EOF.
+#[test]
+fn holds_tunnel_relays_half_close_in_both_directions() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel::<(Vec<u8>, bool)>();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = read_head(&mut s);
+        s.write_all(
+            format!(
+                "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: {ACCEPT}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        let eof = loop {
+            match s.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(_) => break false,
+            }
+        };
+        // After the client's end, the upstream still answers.
+        let _ = s.write_all(b"answer-after-eof");
+        let _ = s.shutdown(Shutdown::Write);
+        tx.send((got, eof)).unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    let routes =
+        format!("routes:\n{}", open_route("ws", "/ws/*", up, "    enable_websocket: true\n"));
+    let gw = Gateway::start_opts(&routes, &Options { workers: 1, ..Options::default() });
+    let mut c = TcpStream::connect(gw.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(
+        format!(
+            "GET /ws/x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let h = read_head(&mut c);
+    assert!(h.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&h));
+    c.write_all(b"client-bytes").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let (got, eof) = rx.recv_timeout(Duration::from_secs(10)).expect("upstream never saw EOF");
+    assert_eq!(got, b"client-bytes");
+    assert!(eof, "upstream got an error instead of the client's end");
+    let mut back = Vec::new();
+    let r = c.read_to_end(&mut back);
+    assert!(r.is_ok(), "{r:?} after {back:?}");
+    assert_eq!(back, b"answer-after-eof");
+}
+
+/// A tunnel whose upstream goes away entirely while the client stays silent: the client is
+/// told (EOF) promptly, not after the idle timeout.
+#[test]
+fn holds_tunnel_upstream_close_reaches_a_silent_client() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let _ = read_head(&mut s);
+        s.write_all(
+            format!(
+                "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: {ACCEPT}\r\n\r\nbye"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        drop(s);
+    });
+    let routes =
+        format!("routes:\n{}", open_route("ws", "/ws/*", up, "    enable_websocket: true\n"));
+    let gw = Gateway::start_opts(&routes, &Options { workers: 1, ..Options::default() });
+    let mut c = TcpStream::connect(gw.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(
+        format!(
+            "GET /ws/x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let h = read_head(&mut c);
+    assert!(h.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&h));
+    let mut back = Vec::new();
+    let r = c.read_to_end(&mut back);
+    assert!(r.is_ok(), "no EOF within 5 s: {r:?}");
+    assert_eq!(back, b"bye");
+    assert!(t0.elapsed() < Duration::from_secs(3));
+}
+
+/// A client that sends its request and half-closes (as `nc -N`, or a shell's `printf | nc`)
+/// still gets its answer.
+#[test]
+fn holds_a_half_closed_client_gets_its_answer() {
+    let up = ok_upstream();
+    let routes = format!("routes:\n{}", open_route("p", "/p/*", up, ""));
+    let gw = Gateway::start_opts(&routes, &Options { workers: 1, ..Options::default() });
+    let mut c = TcpStream::connect(gw.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET /p/a HTTP/1.1\r\nHost: a\r\n\r\nGET /p/b HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut all = Vec::new();
+    let _ = c.read_to_end(&mut all);
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
+}
+
+/// SIGTERM with a request in flight on an upstream that never answers and an idle keep-alive
+/// connection: the process exits within the grace period (5 s in the harness), not at the
+/// upstream timeout.
+#[test]
+fn holds_sigterm_with_a_stuck_request_exits_within_the_grace_period() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let ok = ok_upstream();
+    let routes = format!(
+        "routes:\n{}{}",
+        open_route("stuck", "/stuck/*", up, ""),
+        open_route("p", "/p/*", ok, "")
+    );
+    let gw = Gateway::start_opts(&routes, &Options { workers: 2, ..Options::default() });
+    let mut idle = TcpStream::connect(gw.addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    idle.write_all(b"GET /p/a HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let mut b = [0u8; 256];
+    assert!(idle.read(&mut b).unwrap() > 0);
+    let mut stuck = TcpStream::connect(gw.addr).unwrap();
+    stuck.write_all(b"GET /stuck/a HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    let status = gw.terminate();
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(8), "drain took {took:?} (grace 5 s)");
+    assert!(status.code().is_some(), "{status:?}");
+}
+
+/// Many SIGHUPs while requests flow: every request is answered, the gateway survives.
+#[test]
+fn holds_reload_storm_under_load() {
+    let up = ok_upstream();
+    let routes = format!("routes:\n{}", open_route("p", "/p/*", up, ""));
+    let gw = Gateway::start_opts(&routes, &Options { workers: 2, ..Options::default() });
+    let addr = gw.addr;
+    let load = std::thread::spawn(move || {
+        let mut bad = 0;
+        let until = Instant::now() + Duration::from_secs(3);
+        let mut n = 0;
+        while Instant::now() < until {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            c.write_all(b"GET /p/a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").unwrap();
+            let h = read_head(&mut c);
+            if !h.starts_with(b"HTTP/1.1 200") {
+                bad += 1;
+            }
+            n += 1;
+        }
+        (n, bad)
+    });
+    for _ in 0..30 {
+        gw.signal(libc::SIGHUP);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (n, bad) = load.join().unwrap();
+    assert!(n > 10, "only {n} requests");
+    assert_eq!(bad, 0, "{bad} of {n} requests failed during reloads; {}", gw.stderr());
+    let status = gw.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+/// Every socket the gateway holds is close-on-exec (std, socket2 and monoio set it), so no
+/// helper a future version or a linked library starts inherits the listening socket (it would
+/// keep the port bound after the gateway exits and accept connections it never serves).
+/// gateway-smol makes its listeners with `rustix::net::socket`, which sets no flags.
+#[test]
+fn bug_listening_sockets_are_close_on_exec() {
+    let up = ok_upstream();
+    let routes = format!("routes:\n{}", open_route("p", "/p/*", up, ""));
+    let gw = Gateway::start_opts(&routes, &Options { workers: 1, ..Options::default() });
+    let pid = pid_of(&gw);
+    let mut leaky = Vec::new();
+    let mut sockets = 0;
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten() {
+        let Ok(target) = std::fs::read_link(e.path()) else { continue };
+        if !target.to_string_lossy().starts_with("socket:") {
+            continue;
+        }
+        sockets += 1;
+        let fd = e.file_name().to_string_lossy().into_owned();
+        let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+            .unwrap();
+        if flags & 0o2_000_000 == 0 {
+            leaky.push(fd);
+        }
+    }
+    assert!(sockets > 0);
+    assert!(leaky.is_empty(), "socket descriptors {leaky:?} are inherited across exec");
+}
+
+fn bearer_route(id: &str, uri: &str, discovery: &str, upstream: SocketAddr) -> String {
+    format!(
+        r#"  - id: {id}
+    uri: "{uri}"
+    plugins:
+      openid-connect:
+        client_id: gateway
+        client_secret: gateway-secret-0123456789
+        discovery: "{discovery}"
+        bearer_only: true
+        use_jwks: true
+    upstream:
+      nodes:
+        "{upstream}": 1
+"#
+    )
+}
+
+/// A broken identity provider in three ways at once — a TLS server that accepts and never
+/// handshakes, a plain server that sends half a response and closes, a name that does not
+/// resolve — while clients keep sending bearer requests: each is answered (an error status)
+/// within the deadline, the open route keeps being served meanwhile (nothing blocks the
+/// executor), and the broken providers are not hammered (admission control).
+#[test]
+fn holds_a_broken_idp_is_bounded_and_blocks_nothing() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let stall = TcpListener::bind("127.0.0.1:0").unwrap();
+    let stall_addr = stall.local_addr().unwrap();
+    let stall_conns = Arc::new(AtomicUsize::new(0));
+    let sc = Arc::clone(&stall_conns);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in stall.incoming().flatten() {
+            sc.fetch_add(1, Ordering::Relaxed);
+            held.push(s);
+        }
+    });
+    let half = TcpListener::bind("127.0.0.1:0").unwrap();
+    let half_addr = half.local_addr().unwrap();
+    let half_conns = Arc::new(AtomicUsize::new(0));
+    let hc = Arc::clone(&half_conns);
+    std::thread::spawn(move || {
+        for mut s in half.incoming().flatten() {
+            hc.fetch_add(1, Ordering::Relaxed);
+            let _ = read_head(&mut s);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"issuer\":");
+            drop(s);
+        }
+    });
+    let up = ok_upstream();
+    let routes = format!(
+        "routes:\n{}{}{}{}",
+        bearer_route(
+            "stall",
+            "/stall/*",
+            &format!("https://{stall_addr}/.well-known/openid-configuration"),
+            up
+        ),
+        bearer_route(
+            "half",
+            "/half/*",
+            &format!("http://{half_addr}/.well-known/openid-configuration"),
+            up
+        ),
+        bearer_route(
+            "nxdomain",
+            "/nx/*",
+            "https://idp.does-not-resolve.invalid/.well-known/openid-configuration",
+            up
+        ),
+        open_route("p", "/p/*", up, "")
+    );
+    let gw = Gateway::start_opts(&routes, &Options { workers: 1, ..Options::default() });
+    let addr = gw.addr;
+    let mut clients = Vec::new();
+    for i in 0..30 {
+        let path = ["/stall/a", "/half/a", "/nx/a"][i % 3];
+        clients.push(std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+            c.write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer a.b.c\r\n\r\n")
+                    .as_bytes(),
+            )
+            .unwrap();
+            let h = read_head(&mut c);
+            (path, String::from_utf8_lossy(&h).into_owned(), t0.elapsed())
+        }));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Meanwhile the open route answers at once.
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"GET /p/x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let h = read_head(&mut c);
+        assert!(h.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&h));
+        assert!(t0.elapsed() < Duration::from_secs(1), "open route took {:?}", t0.elapsed());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for c in clients {
+        let (path, head, took) = c.join().unwrap();
+        let status = head.split(' ').nth(1).unwrap_or("none").to_string();
+        assert!(
+            status.starts_with('5') || status == "401",
+            "{path}: {status} after {took:?}: {head}"
+        );
+        assert!(took < Duration::from_secs(35), "{path} answered after {took:?}");
+    }
+    let (s, h) = (stall_conns.load(Ordering::Relaxed), half_conns.load(Ordering::Relaxed));
+    assert!(s <= 3 && h <= 3, "30 client requests made {s} and {h} provider connections");
+}
