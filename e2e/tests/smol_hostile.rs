@@ -2,7 +2,7 @@
 //! client, a network and an operator, against whichever binary `OIDC_E2E_GATEWAY` names.
 //! No IdP needed: open routes in front of raw upstreams written here.
 //!
-//! `bug_*` tests demonstrate a defect and fail today; `holds_*` tests are attacks that held.
+//! `holds_*` tests are attacks that held; the others reproduce review findings, fixed since.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::io::{Read, Write};
@@ -127,7 +127,7 @@ fn holds_accept_at_emfile_does_not_spin() {
 /// connections between two processes that may run different configurations. It should be
 /// refused (EADDRINUSE, exit 1), as nginx and every non-reuseport server are.
 #[test]
-fn bug_a_second_instance_on_the_same_address_is_refused() {
+fn a_second_instance_on_the_same_address_is_refused() {
     let up = ok_upstream();
     let routes = format!("routes:\n{}", open_route("p", "/p/*", up, ""));
     let first = Gateway::start_opts(&routes, &Options { workers: 1, ..Options::default() });
@@ -350,7 +350,7 @@ fn holds_reload_storm_under_load() {
 /// keep the port bound after the gateway exits and accept connections it never serves).
 /// gateway-smol makes its listeners with `rustix::net::socket`, which sets no flags.
 #[test]
-fn bug_listening_sockets_are_close_on_exec() {
+fn listening_sockets_are_close_on_exec() {
     let up = ok_upstream();
     let routes = format!("routes:\n{}", open_route("p", "/p/*", up, ""));
     let gw = Gateway::start_opts(&routes, &Options { workers: 1, ..Options::default() });

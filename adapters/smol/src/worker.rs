@@ -61,10 +61,7 @@ impl LocalRuntime for Smol {
                 });
             }
         };
-        let ex = CURRENT.with(|c| c.borrow().executor.clone());
-        if let Some(ex) = ex {
-            ex.spawn(guarded).detach();
-        }
+        executor().spawn(guarded).detach();
     }
 
     fn bind(addr: SocketAddr) -> io::Result<Async<TcpListener>> {
@@ -88,6 +85,11 @@ impl LocalRuntime for Smol {
     fn idp(tls: &TlsSettings) -> io::Result<IdpTls> {
         IdpTls::new(tls)
     }
+}
+
+/// This thread's executor, made on first use (a task spawned before [`run_worker`] runs in it).
+fn executor() -> Rc<LocalExecutor<'static>> {
+    CURRENT.with(|c| Rc::clone(c.borrow_mut().executor.get_or_insert_with(Rc::default)))
 }
 
 /// Resolves with the first panic of a task of this worker.
@@ -115,10 +117,7 @@ async fn a_task_panicked() -> Box<dyn Any + Send> {
 ///
 /// A listener cannot be bound, the routes do not compile, or the CA file cannot be used.
 pub fn run_worker(shared: Arc<Shared>, opts: WorkerOptions) -> io::Result<()> {
-    let ex = Rc::new(LocalExecutor::new());
-    CURRENT.with(|c| {
-        *c.borrow_mut() = Current { executor: Some(Rc::clone(&ex)), ..Current::default() }
-    });
+    let ex = executor();
     let outcome = async_io::block_on(
         ex.run(race(async { Ok(worker_main::<Smol>(shared, opts).await) }, async {
             Err(a_task_panicked().await)

@@ -1,7 +1,7 @@
 //! Hostile review of the smol adapter (issue 10): the worker's supervision, split halves,
 //! half-close and reads at end of stream.
 //!
-//! `bug_*` tests demonstrate a defect and fail today; `holds_*` tests are attacks that held.
+//! `holds_*` tests are attacks that held; the others reproduce review findings, fixed since.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::io::{Read as _, Write as _};
@@ -44,7 +44,7 @@ fn shared() -> Arc<Shared> {
 /// timer task stops deadlines and reloads on that worker — and the process still says it
 /// is healthy.
 #[test]
-fn bug_a_panicking_task_ends_the_worker() {
+fn a_panicking_task_ends_the_worker() {
     let shared = shared();
     let s2 = Arc::clone(&shared);
     let worker = std::thread::spawn(move || {
@@ -285,7 +285,7 @@ fn holds_a_stalled_tls_handshake_is_cancellable() {
 /// revive the old worker's IdP, timer and connection tasks beside its own. In the binary the
 /// thread exits right after, which hides it.
 #[test]
-fn bug_run_worker_leaves_its_tasks_alive_after_returning() {
+fn run_worker_leaves_no_task_alive_after_returning() {
     let shared = shared();
     let addr = shared.current().gateway.listen[0];
     let s2 = Arc::clone(&shared);
