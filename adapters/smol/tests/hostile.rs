@@ -53,7 +53,12 @@ fn a_panicking_task_ends_the_worker() {
         });
         run_worker(s2, WorkerOptions { id: 0, workers: 1, tls: TlsSettings::default(), log: None })
     });
-    std::thread::sleep(Duration::from_millis(700));
+    // The worker's start (trust store, engine) can take a while on a loaded machine: wait for
+    // it to end by itself, within a generous bound, before asking it to drain.
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while !worker.is_finished() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let still_running = !worker.is_finished();
     shared.draining.store(true, Ordering::Release);
     let outcome = worker.join();
