@@ -278,17 +278,15 @@ fn holds_a_stalled_tls_handshake_is_cancellable() {
         )
         .await;
         assert!(r.is_err(), "a handshake with a silent peer completed");
-        assert!(t0.elapsed() < Duration::from_secs(2));
+        assert!(t0.elapsed() < Duration::from_secs(10), "the timeout did not end the handshake");
     });
 }
 
-/// When `run_worker` returns (drained, grace over), the connections it still held must be
-/// closed. (monoio fails the same way: `adapters/monoio/tests/hostile_parity.rs`; the shared
-/// worker returns after the grace without ending its connection tasks.) On smol the tasks stay in the thread-local `LocalExecutor`, unpolled: every socket they
-/// hold (clients still sending a head, requests past the grace) stays open for as long as the
-/// thread lives, and a second `run_worker` on the same thread (an embedder's restart) would
-/// revive the old worker's IdP, timer and connection tasks beside its own. In the binary the
-/// thread exits right after, which hides it.
+/// When `run_worker` returns (drained, grace over), the connections it still held are closed:
+/// the worker's executor, and every task in it, is dropped with it. (Before, the tasks stayed
+/// in a thread-local executor, unpolled, holding their sockets for as long as the thread
+/// lived. gateway-monoio still keeps them until its thread exits, which the binary does at
+/// once.)
 #[test]
 fn run_worker_leaves_no_task_alive_after_returning() {
     let shared = shared();
@@ -309,14 +307,14 @@ fn run_worker_leaves_no_task_alive_after_returning() {
         if let Ok(c) = TcpStream::connect(addr) {
             break c;
         }
-        assert!(t0.elapsed() < Duration::from_secs(5), "worker did not listen");
+        assert!(t0.elapsed() < Duration::from_secs(20), "worker did not listen");
         std::thread::sleep(Duration::from_millis(20));
     };
     // Half a head: the connection is mid-request, so the drain waits for it.
     c.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n").unwrap();
     std::thread::sleep(Duration::from_millis(200));
     shared.draining.store(true, Ordering::Release);
-    assert!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "run_worker failed");
+    assert!(rx.recv_timeout(Duration::from_secs(20)).unwrap(), "run_worker failed");
     c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
     let mut b = [0u8; 512];
     let r = c.read(&mut b);
