@@ -55,8 +55,8 @@ fn a_panicking_task_ends_the_worker() {
     });
     // The worker's start (trust store, engine) can take a while on a loaded machine: wait for
     // it to end by itself, within a generous bound, before asking it to drain.
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    while !worker.is_finished() && std::time::Instant::now() < until {
+    let until = Instant::now() + Duration::from_secs(20);
+    while !worker.is_finished() && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(50));
     }
     let still_running = !worker.is_finished();
