@@ -2,7 +2,6 @@
 //! runtime the shared worker ([`oidc_proxy::worker`]) runs on. Every decision lives in
 //! `oidc-proxy` and `oidc-core`; this crate only moves bytes and waits for time.
 
-mod resolve;
 mod streams;
 mod tls;
 mod worker;

@@ -85,17 +85,6 @@ impl Connector for UpstreamConnector {
         // SAFETY: `conn` owns the descriptor and outlives this borrow, which ends with the call.
         #[allow(unsafe_code)]
         let fd = unsafe { BorrowedFd::borrow_raw(conn.0.as_raw_fd()) };
-        // A non-blocking peek: "would block" is the one answer that means idle and open; data
-        // or end of stream (0) or an error means the connection must not carry a request. No
-        // I/O is pending on a pooled connection, so this does not race the ring.
-        let mut byte = [0u8; 1];
-        matches!(
-            rustix::net::recv(
-                fd,
-                &mut byte,
-                rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT
-            ),
-            Err(rustix::io::Errno::AGAIN)
-        )
+        oidc_proxy::pool::idle_and_open(fd)
     }
 }

@@ -2,42 +2,28 @@
 //! [`oidc_proxy::tls_config`].
 
 use std::io;
+use std::net::SocketAddr;
 
-use monoio::net::TcpStream;
 use monoio_rustls::TlsConnector;
 use oidc_core::engine::FailureKind;
-use oidc_proxy::runtime::IdpConnector;
+use oidc_proxy::runtime::{Connector, IdpConnector};
 use oidc_proxy::tls_config::{IdpTlsConfigs, TlsSettings, server_name};
 
-use crate::resolve::resolve;
-use crate::streams::{Conn, TcpConn, TlsConn};
+use crate::streams::{Conn, TcpConn, TlsConn, UpstreamConnector};
 
-/// The IdP connector: one verifying and one non-verifying TLS configuration (the latter used
-/// only for routes that set `ssl_verify: false`).
-#[derive(Clone)]
-pub struct IdpTls {
-    verifying: TlsConnector,
-    insecure: TlsConnector,
-}
-
-impl std::fmt::Debug for IdpTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IdpTls")
-    }
-}
+/// The IdP connector: a verifying and a non-verifying TLS connector (the latter used only for
+/// routes that set `ssl_verify: false`).
+#[derive(Clone, Debug)]
+pub struct IdpTls(IdpTlsConfigs<TlsConnector>);
 
 impl IdpTls {
-    /// Builds both TLS configurations.
+    /// Builds both TLS connectors.
     ///
     /// # Errors
     ///
     /// The CA file cannot be read or holds no certificate.
     pub fn new(settings: &TlsSettings) -> io::Result<Self> {
-        let configs = IdpTlsConfigs::new(settings)?;
-        Ok(Self {
-            verifying: TlsConnector::from(configs.verifying),
-            insecure: TlsConnector::from(configs.insecure),
-        })
+        IdpTlsConfigs::new(settings).map(Self)
     }
 }
 
@@ -45,20 +31,8 @@ impl IdpConnector for IdpTls {
     type Tcp = TcpConn;
     type Tls = TlsConn;
 
-    async fn tcp(&self, host: &str, port: u16) -> io::Result<TcpConn> {
-        // Every address is tried in turn: `localhost` may resolve to ::1 first while the
-        // provider listens on 127.0.0.1 only.
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "name has no address");
-        for addr in resolve(host, port).await? {
-            match TcpStream::connect(addr).await {
-                Ok(s) => {
-                    s.set_nodelay(true)?;
-                    return Ok(Conn(s));
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+    async fn tcp(&self, addr: SocketAddr) -> io::Result<TcpConn> {
+        UpstreamConnector.connect(addr).await
     }
 
     async fn tls(
@@ -68,7 +42,7 @@ impl IdpConnector for IdpTls {
         verify: bool,
     ) -> Result<TlsConn, FailureKind> {
         let name = server_name(host_name)?;
-        let connector = if verify { &self.verifying } else { &self.insecure };
+        let connector = self.0.for_verify(verify);
         connector.connect(name, tcp.0).await.map(Conn).map_err(|_| FailureKind::Tls)
     }
 }

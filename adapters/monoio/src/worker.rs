@@ -57,24 +57,19 @@ pub fn run_worker(shared: Arc<Shared>, opts: WorkerOptions) -> io::Result<()> {
 /// owner: `COOP_TASKRUN` lets completions wait for the worker's next entry into the kernel
 /// instead of interrupting it, and `SINGLE_ISSUER` tells the kernel only this thread submits.
 /// Both cut kernel time per request (benches/BENCHMARKS.md); kernels older than 6.0 refuse
-/// them, and the ring is then set up without. Blocking name lookups go to the shared resolver
-/// pool.
+/// them, and the ring is then set up without.
 fn build_runtime() -> io::Result<monoio::FusionRuntime<TimeIoUring, TimeLegacy>> {
     let mut tuned = io_uring::IoUring::builder();
     tuned.setup_coop_taskrun().setup_single_issuer();
     let built = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
         .uring_builder(tuned)
-        .attach_thread_pool(Box::new(crate::resolve::pool()))
         .enable_timer()
         .build();
     match built {
         Ok(rt) => Ok(rt),
         Err(e) => {
             eprintln!("io_uring setup flags refused ({e}); using a default ring");
-            monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-                .attach_thread_pool(Box::new(crate::resolve::pool()))
-                .enable_timer()
-                .build()
+            monoio::RuntimeBuilder::<monoio::FusionDriver>::new().enable_timer().build()
         }
     }
 }

@@ -49,3 +49,10 @@ fn legacy_driver_conforms() {
         .expect("legacy runtime");
     rt.block_on(run(&Monoio));
 }
+
+/// A returned worker leaves no connection open (monoio's runtime keeps unfinished tasks after
+/// `block_on` returns, so the worker ends them itself).
+#[test]
+fn a_returned_worker_leaves_no_connection_open() {
+    oidc_proxy::conformance::worker_closes_connections_when_it_returns(oidc_monoio::run_worker);
+}

@@ -11,6 +11,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oidc_core::engine::{Engine, Settings};
@@ -21,6 +22,7 @@ use crate::http::{Limits, RequestHead, parse_request_head};
 use crate::pool::Pool;
 use crate::proxy::{ConnContext, Gateway, oidc_configs, serve_connection};
 use crate::runtime::{Connector, Duplex, Signal, Stream, StreamRead, Timer, read_more, timeout};
+use crate::worker::{Shared, WorkerOptions};
 
 /// What an adapter provides to the suite.
 #[allow(async_fn_in_trait)]
@@ -321,4 +323,46 @@ async fn proxy_body_deadline<H: Harness>(h: &H) {
     })
     .await;
     assert!(took < Duration::from_secs(8), "a stalled body held the connection: {took:?} {got:?}");
+}
+
+/// An adapter's `run_worker`, for the checks that run a whole worker.
+pub type RunWorker = fn(Arc<Shared>, WorkerOptions) -> std::io::Result<()>;
+
+/// When `run_worker` returns (drained, grace over), the connections the worker still held are
+/// closed, even though the thread lives on (an embedder's thread, or the next generation of
+/// workers): no task of the worker outlives it. Call it from a plain test thread.
+pub fn worker_closes_connections_when_it_returns(run_worker: RunWorker) {
+    let port = listener().local_addr().expect("addr").port();
+    let yaml = format!(
+        "gateway:\n  listen: 127.0.0.1:{port}\n  access_log: \"off\"\n  shutdown_grace: 1\nroutes: []\n"
+    );
+    let shared = Arc::new(Shared::new(GatewayConfig::from_yaml(&yaml).expect("config")));
+    let addr = shared.current().gateway.listen[0];
+    let s2 = Arc::clone(&shared);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let opts = WorkerOptions { id: 0, workers: 1, tls: Default::default(), log: None };
+        tx.send(run_worker(s2, opts).is_ok()).expect("send");
+        std::thread::sleep(Duration::from_secs(4));
+    });
+    let t0 = Instant::now();
+    let mut c = loop {
+        if let Ok(c) = TcpStream::connect(addr) {
+            break c;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "the worker did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Half a head: the connection is mid-request, so the drain waits for it, then cuts it.
+    c.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n").expect("write");
+    std::thread::sleep(Duration::from_millis(200));
+    shared.draining.store(true, std::sync::atomic::Ordering::Release);
+    assert!(rx.recv_timeout(Duration::from_secs(20)).expect("returned"), "run_worker failed");
+    c.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
+    let mut b = [0u8; 512];
+    let r = c.read(&mut b);
+    let closed =
+        r.is_ok() || r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset);
+    assert!(closed, "run_worker returned but its connection is still open ({r:?})");
+    worker.join().expect("worker thread");
 }

@@ -10,6 +10,7 @@ use oidc_core::engine::{FailureKind, HttpIntent};
 
 use crate::http::{BodyFraming, ChunkedDecoder, LengthCounter, Limits, parse_response_head};
 use crate::pool::Pool;
+use crate::resolve::resolve;
 use crate::runtime::{IdpConnector, Stream, StreamWrite, Timer, timeout};
 
 /// Where a pooled IdP connection goes, and how it got there.
@@ -200,9 +201,9 @@ async fn exchange<C: IdpConnector>(
         return Ok(answer);
     }
     let tcp = match &proxy {
-        None => connector.tcp(&target.host, target.port).await.map_err(|_| FailureKind::Connect)?,
+        None => connect(connector, &target.host, target.port).await?,
         Some((p, auth)) => {
-            let mut tcp = connector.tcp(&p.host, p.port).await.map_err(|_| FailureKind::Connect)?;
+            let mut tcp = connect(connector, &p.host, p.port).await?;
             if target.tls {
                 // RFC 9110 §9.3.6: a tunnel, then TLS end to end.
                 let mut req = format!(
@@ -229,6 +230,22 @@ async fn exchange<C: IdpConnector>(
     } else {
         exchange_on(tcp, &pool.tcp, key, request, intent).await
     }
+}
+
+/// Opens a TCP connection to `host:port`, trying every address in turn: `localhost` may
+/// resolve to ::1 first while the provider listens on 127.0.0.1 only.
+async fn connect<C: IdpConnector>(
+    connector: &C,
+    host: &str,
+    port: u16,
+) -> Result<C::Tcp, FailureKind> {
+    let addrs = resolve(host, port).await.map_err(|_| FailureKind::Connect)?;
+    for addr in addrs {
+        if let Ok(tcp) = connector.tcp(addr).await {
+            return Ok(tcp);
+        }
+    }
+    Err(FailureKind::Connect)
 }
 
 /// The request bytes, keeping the connection alive. Through a plain-HTTP proxy (`proxy_auth` is
@@ -448,7 +465,7 @@ mod tests {
     impl IdpConnector for FakeConnector {
         type Tcp = Fake;
         type Tls = Fake;
-        async fn tcp(&self, _: &str, _: u16) -> std::io::Result<Fake> {
+        async fn tcp(&self, _: std::net::SocketAddr) -> std::io::Result<Fake> {
             self.connects.set(self.connects.get() + 1);
             Ok(Fake { answers: Rc::clone(&self.answers), inbox: Vec::new() })
         }
@@ -497,19 +514,19 @@ mod tests {
         let c = FakeConnector { connects: Cell::new(0), answers };
         let pool = IdpPool::<FakeConnector>::default();
         let clock = crate::driver::Clock::default();
-        for url in ["https://idp.test/jwks", "https://idp.test/jwks", "https://idp.test/other"] {
+        for url in ["https://127.0.0.1/jwks", "https://127.0.0.1/jwks", "https://127.0.0.1/other"] {
             let (status, body) =
                 block_on(perform(&c, &pool, &Never, &clock, &intent(url))).unwrap();
             assert_eq!((status, body.as_slice()), (200, &b"{}"[..]));
         }
         // One connection served all three; the third answer said close, so it left the pool.
         assert_eq!((c.connects.get(), pool.idle_count()), (1, 0));
-        let _ =
-            block_on(perform(&c, &pool, &Never, &clock, &intent("https://idp.test/jwks"))).unwrap();
+        let _ = block_on(perform(&c, &pool, &Never, &clock, &intent("https://127.0.0.1/jwks")))
+            .unwrap();
         assert_eq!((c.connects.get(), pool.idle_count()), (2, 1));
         // A pooled connection that fails (no answer left) is replaced by a fresh one, which
         // here fails too: the error is the fresh connection's.
-        let err = block_on(perform(&c, &pool, &Never, &clock, &intent("https://idp.test/jwks")));
+        let err = block_on(perform(&c, &pool, &Never, &clock, &intent("https://127.0.0.1/jwks")));
         assert_eq!(err, Err(FailureKind::Connect));
         assert_eq!(c.connects.get(), 3);
     }
@@ -517,8 +534,8 @@ mod tests {
     fn via_proxy(url: &str, credentials: &str) -> HttpIntent {
         let mut i = intent(url);
         i.proxy = Some(oidc_core::config::ProxyOpts {
-            http_proxy: Some("http://proxy.test:3128".into()),
-            https_proxy: Some("http://proxy.test:3128".into()),
+            http_proxy: Some("http://127.0.0.2:3128".into()),
+            https_proxy: Some("http://127.0.0.2:3128".into()),
             http_proxy_authorization: Some(credentials.into()),
             https_proxy_authorization: Some(credentials.into()),
             no_proxy: None,
@@ -546,11 +563,11 @@ mod tests {
         let call = |i: HttpIntent| block_on(perform(&c, &pool, &Never, &clock, &i)).unwrap().0;
         // One CONNECT tunnel carries three requests to the same provider.
         for _ in 0..3 {
-            assert_eq!(call(via_proxy("https://idp.test/jwks", "Basic YTpi")), 200);
+            assert_eq!(call(via_proxy("https://127.0.0.1/jwks", "Basic YTpi")), 200);
         }
         assert_eq!((c.connects.get(), pool.idle_count()), (1, 1));
         // Other proxy credentials never borrow that tunnel.
-        assert_eq!(call(via_proxy("https://idp.test/jwks", "Basic Yzpk")), 200);
+        assert_eq!(call(via_proxy("https://127.0.0.1/jwks", "Basic Yzpk")), 200);
         assert_eq!((c.connects.get(), pool.idle_count()), (2, 2));
         // A plain-HTTP proxy connection is reused across targets behind the same proxy.
         assert_eq!(call(via_proxy("http://a.test/x", "Basic YTpi")), 200);

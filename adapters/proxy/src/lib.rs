@@ -13,6 +13,7 @@ pub mod idp_client;
 pub mod pool;
 pub mod proxy;
 pub mod refresh_ledger;
+pub mod resolve;
 pub mod router;
 pub mod runtime;
 pub mod schema;

@@ -48,3 +48,13 @@ impl<C, K: Hash + Eq> Pool<C, K> {
         self.idle.borrow().values().map(Vec::len).sum()
     }
 }
+
+/// Whether an idle socket may carry another request, for [`crate::runtime::Connector::
+/// is_reusable`]: a non-blocking peek where "would block" is the one answer that means idle and
+/// open; data, end of stream (0) or an error mean it must not. Call it only on a socket with no
+/// I/O pending (a pooled one), so it does not race a completion-based runtime.
+pub fn idle_and_open(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    let mut byte = [0u8; 1];
+    let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
+    matches!(rustix::net::recv(fd, &mut byte, flags), Err(rustix::io::Errno::AGAIN))
+}

@@ -110,8 +110,8 @@ pub trait IdpConnector {
     type Tcp: Stream;
     /// TLS over a plain connection.
     type Tls: Stream;
-    /// Opens a TCP connection to `host:port` (resolving the name).
-    async fn tcp(&self, host: &str, port: u16) -> io::Result<Self::Tcp>;
+    /// Opens a TCP connection (with `TCP_NODELAY` set). Names are resolved by the caller.
+    async fn tcp(&self, addr: SocketAddr) -> io::Result<Self::Tcp>;
     /// Runs a TLS handshake for `server_name` (SNI and certificate name) over `tcp`.
     async fn tls(
         &self,

@@ -19,22 +19,23 @@ pub struct TlsSettings {
     pub ca_file: Option<PathBuf>,
 }
 
-/// The two client configurations an IdP connector needs.
+/// The two TLS client configurations an IdP connector needs, as rustls configurations
+/// (`C = Arc<ClientConfig>`) or as a runtime's connectors built from them.
 #[derive(Clone)]
-pub struct IdpTlsConfigs {
+pub struct IdpTlsConfigs<C = Arc<ClientConfig>> {
     /// Verifies certificates (the default).
-    pub verifying: Arc<ClientConfig>,
+    pub verifying: C,
     /// Accepts any certificate, still checking handshake signatures (`ssl_verify: false`).
-    pub insecure: Arc<ClientConfig>,
+    pub insecure: C,
 }
 
-impl std::fmt::Debug for IdpTlsConfigs {
+impl<C> std::fmt::Debug for IdpTlsConfigs<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("IdpTlsConfigs")
     }
 }
 
-impl IdpTlsConfigs {
+impl<C: From<Arc<ClientConfig>>> IdpTlsConfigs<C> {
     /// Builds both configurations on aws-lc-rs.
     ///
     /// # Errors
@@ -54,11 +55,13 @@ impl IdpTlsConfigs {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
             .with_no_client_auth();
-        Ok(Self { verifying: Arc::new(verifying), insecure: Arc::new(insecure) })
+        Ok(Self { verifying: Arc::new(verifying).into(), insecure: Arc::new(insecure).into() })
     }
+}
 
+impl<C> IdpTlsConfigs<C> {
     /// The configuration for a connection that does or does not verify the certificate.
-    pub fn for_verify(&self, verify: bool) -> &Arc<ClientConfig> {
+    pub fn for_verify(&self, verify: bool) -> &C {
         if verify { &self.verifying } else { &self.insecure }
     }
 }

@@ -103,6 +103,50 @@ impl std::fmt::Debug for WorkerOptions {
     }
 }
 
+/// The tasks of one worker: each ends when `stop` is raised, and `live` counts those not yet
+/// ended, so the worker can return only once none is left. Without this, tasks an executor
+/// keeps after `block_on` returns (monoio's does) would hold their sockets for as long as the
+/// thread lives.
+#[derive(Clone, Default)]
+struct Tasks {
+    stop: Signal,
+    live: Rc<Cell<usize>>,
+}
+
+/// Counts a task while it exists (also when its executor drops it unfinished).
+struct Live(Rc<Cell<usize>>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
+impl Tasks {
+    fn spawn<R: LocalRuntime>(&self, fut: impl Future<Output = ()> + 'static) {
+        self.live.set(self.live.get() + 1);
+        let (live, stop) = (Live(Rc::clone(&self.live)), self.stop.clone());
+        R::spawn(async move {
+            let _live = live;
+            race(fut, stop.wait()).await;
+        });
+    }
+
+    /// Ends every task, waiting for each to be dropped (a raised stop ends a task at its next
+    /// poll, and raising wakes them all). Bounded, so a runtime that never polls a task again
+    /// cannot hold the shutdown.
+    async fn stop<T: Timer>(&self, timer: &T, worker: usize) {
+        self.stop.raise();
+        let until = Instant::now() + Duration::from_secs(2);
+        while self.live.get() > 0 && Instant::now() < until {
+            timer.sleep(Duration::from_millis(1)).await;
+        }
+        if self.live.get() > 0 {
+            eprintln!("worker {worker}: {} tasks did not stop", self.live.get());
+        }
+    }
+}
+
 fn build(
     config: &GatewayConfig,
     driver: &SharedDriver,
@@ -138,6 +182,7 @@ pub async fn worker_main<R: LocalRuntime>(
         Rc::new(Pool::new(64, Duration::from_secs(30)));
     let active = Rc::new(Cell::new(0usize));
     let drain = Signal::default();
+    let tasks = Tasks::default();
     let workers = opts.workers.max(1);
     let cap = config.gateway.max_connections.div_ceil(workers).max(1);
 
@@ -145,11 +190,12 @@ pub async fn worker_main<R: LocalRuntime>(
     // many are in flight).
     let d = Rc::clone(&driver);
     let idp_pool: Rc<IdpPool<R::Idp>> = Rc::new(IdpPool::default());
-    R::spawn(async move {
+    let t = tasks.clone();
+    tasks.spawn::<R>(async move {
         loop {
             let intent = IntentFuture(Rc::clone(&d)).await;
             let (d2, idp2, pool2) = (Rc::clone(&d), idp.clone(), Rc::clone(&idp_pool));
-            R::spawn(async move {
+            t.spawn::<R>(async move {
                 let clock = d2.borrow().clock();
                 let result = perform(&idp2, &pool2, &R::Timer::default(), &clock, &intent).await;
                 let answer = result.as_ref().map(|(s, b)| (*s, b.as_slice())).map_err(|k| *k);
@@ -162,7 +208,7 @@ pub async fn worker_main<R: LocalRuntime>(
     let (d, cur, sh, log2) =
         (Rc::clone(&driver), Rc::clone(&current), Arc::clone(&shared), log.clone());
     let worker = opts.id;
-    R::spawn(async move {
+    tasks.spawn::<R>(async move {
         let mut generation = sh.generation.load(Ordering::Acquire);
         loop {
             let wait = {
@@ -195,9 +241,14 @@ pub async fn worker_main<R: LocalRuntime>(
     });
 
     for listener in listeners {
-        let (cur, pool, active, drain) =
-            (Rc::clone(&current), Rc::clone(&pool), Rc::clone(&active), drain.clone());
-        R::spawn(async move {
+        let (cur, pool, active, drain, t) = (
+            Rc::clone(&current),
+            Rc::clone(&pool),
+            Rc::clone(&active),
+            drain.clone(),
+            tasks.clone(),
+        );
+        tasks.spawn::<R>(async move {
             let mut reported = false;
             loop {
                 // At the cap, leave new connections in the kernel's accept queue.
@@ -226,10 +277,10 @@ pub async fn worker_main<R: LocalRuntime>(
                         continue;
                     }
                 };
-                let (cur, pool, active, drain) =
-                    (Rc::clone(&cur), Rc::clone(&pool), Rc::clone(&active), drain.clone());
+                let (cur, pool, drain) = (Rc::clone(&cur), Rc::clone(&pool), drain.clone());
                 active.set(active.get() + 1);
-                R::spawn(async move {
+                let slot = Live(Rc::clone(&active));
+                t.spawn::<R>(async move {
                     let current = || Rc::clone(&cur.borrow());
                     let (timer, connector) = (R::Timer::default(), R::Connector::default());
                     let cx = ConnContext {
@@ -238,8 +289,8 @@ pub async fn worker_main<R: LocalRuntime>(
                         pool: &pool,
                         drain: &drain,
                     };
+                    let _slot = slot;
                     serve_connection(&current, stream, peer, &cx).await;
-                    active.set(active.get() - 1);
                 });
             }
         });
@@ -256,6 +307,8 @@ pub async fn worker_main<R: LocalRuntime>(
     while active.get() > 0 && Instant::now() < until {
         R::Timer::default().sleep(Duration::from_millis(50)).await;
     }
+    // Past the grace, what is still open is cut: no task of this worker outlives it.
+    tasks.stop(&R::Timer::default(), opts.id).await;
     Ok(())
 }
 

@@ -3,7 +3,6 @@
 //! `LocalExecutor` per worker thread. The same roles as `oidc-monoio`, and nothing more: every
 //! decision lives in `oidc-proxy` and `oidc-core`.
 
-mod resolve;
 mod streams;
 mod tls;
 mod worker;

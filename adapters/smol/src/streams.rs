@@ -170,16 +170,6 @@ impl Connector for UpstreamConnector {
 
     fn is_reusable(&self, conn: &TcpConn) -> bool {
         use std::os::fd::AsFd as _;
-        // A non-blocking peek: "would block" is the one answer that means idle and open; data
-        // or end of stream (0) or an error means the connection must not carry a request.
-        let mut byte = [0u8; 1];
-        matches!(
-            rustix::net::recv(
-                conn.0.as_fd(),
-                &mut byte,
-                rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT
-            ),
-            Err(rustix::io::Errno::AGAIN)
-        )
+        oidc_proxy::pool::idle_and_open(conn.0.as_fd())
     }
 }

@@ -98,12 +98,10 @@ fn idp_tls_builds_and_connect_errors_surface() {
         let tls = IdpTls::new(&oidc_proxy::tls_config::TlsSettings::default()).expect("configs");
         // A port that was just free: nothing listens, the connect is refused.
         let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("a").port();
-        assert!(tls.tcp("127.0.0.1", port).await.is_err(), "connect to a closed port");
-        // A name, resolved off the executor: `localhost` may list ::1 first, so every address
-        // is tried.
+        let closed = SocketAddr::from(([127, 0, 0, 1], port));
+        assert!(tls.tcp(closed).await.is_err(), "connect to a closed port");
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        let c = tls.tcp("localhost", port).await.expect("localhost, every address tried");
+        let c = tls.tcp(l.local_addr().expect("addr")).await.expect("connect");
         // A peer that is not TLS: the handshake fails as a TLS failure.
         let t = std::thread::spawn(move || {
             let (mut s, _) = l.accept().expect("accept");

@@ -232,7 +232,7 @@ fn holds_tls_write_all_under_backpressure_delivers_every_byte() {
     let settings = TlsSettings::default();
     let idp = oidc_smol::IdpTls::new(&settings).unwrap();
     block_on(async {
-        let tcp = idp.tcp("127.0.0.1", port).await.unwrap();
+        let tcp = idp.tcp(std::net::SocketAddr::from(([127, 0, 0, 1], port))).await.unwrap();
         let mut c = idp.tls(tcp, "localhost", false).await.unwrap();
         let body = vec![b'x'; N];
         let deadline = async_io::Timer::after(Duration::from_secs(10));
@@ -269,7 +269,7 @@ fn holds_a_stalled_tls_handshake_is_cancellable() {
     });
     let idp = oidc_smol::IdpTls::new(&TlsSettings::default()).unwrap();
     block_on(async {
-        let tcp = idp.tcp("127.0.0.1", port).await.unwrap();
+        let tcp = idp.tcp(std::net::SocketAddr::from(([127, 0, 0, 1], port))).await.unwrap();
         let t0 = Instant::now();
         let r = oidc_proxy::runtime::timeout(
             &oidc_smol::SmolTimer,
@@ -282,44 +282,10 @@ fn holds_a_stalled_tls_handshake_is_cancellable() {
     });
 }
 
-/// When `run_worker` returns (drained, grace over), the connections it still held are closed:
-/// the worker's executor, and every task in it, is dropped with it. (Before, the tasks stayed
-/// in a thread-local executor, unpolled, holding their sockets for as long as the thread
-/// lived. gateway-monoio still keeps them until its thread exits, which the binary does at
-/// once.)
+/// When `run_worker` returns (drained, grace over), the connections it still held are closed.
+/// (Before, the tasks stayed in a thread-local executor, unpolled, holding their sockets for as
+/// long as the thread lived.)
 #[test]
 fn run_worker_leaves_no_task_alive_after_returning() {
-    let shared = shared();
-    let addr = shared.current().gateway.listen[0];
-    let s2 = Arc::clone(&shared);
-    let (tx, rx) = std::sync::mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        let r = run_worker(
-            s2,
-            WorkerOptions { id: 0, workers: 1, tls: TlsSettings::default(), log: None },
-        );
-        tx.send(r.is_ok()).unwrap();
-        // The thread lives on (an embedder's thread, or the next worker generation).
-        std::thread::sleep(Duration::from_secs(4));
-    });
-    let t0 = Instant::now();
-    let mut c = loop {
-        if let Ok(c) = TcpStream::connect(addr) {
-            break c;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(20), "worker did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    // Half a head: the connection is mid-request, so the drain waits for it.
-    c.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n").unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    shared.draining.store(true, Ordering::Release);
-    assert!(rx.recv_timeout(Duration::from_secs(20)).unwrap(), "run_worker failed");
-    c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-    let mut b = [0u8; 512];
-    let r = c.read(&mut b);
-    let closed =
-        r.is_ok() || r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset);
-    assert!(closed, "run_worker returned but its connection is still open ({r:?})");
-    worker.join().unwrap();
+    oidc_proxy::conformance::worker_closes_connections_when_it_returns(run_worker);
 }
