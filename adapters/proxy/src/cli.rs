@@ -168,7 +168,8 @@ fn restart_only_changes(
 
 /// The gateway process: parses the command line, loads the file, runs the workers, reloads
 /// and drains on signals. The exit status is 0 after a clean drain, 1 on a bad file or a
-/// worker that could not start, 2 on a bad command line, 70 when a worker died.
+/// worker that could not start, 2 on a bad command line, 70 when a worker died (also while
+/// draining).
 pub fn main(bin: Binary) -> ExitCode {
     let args = match args(&bin) {
         Ok(a) => a,
@@ -226,6 +227,11 @@ pub fn main(bin: Binary) -> ExitCode {
         }
     }
 
+    // Installed before any worker starts, so a panic at start-up is reported the same way.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        eprintln!("panic in {}: {info}", thread.name().unwrap_or("a thread"));
+    }));
     let mut handles = Vec::new();
     for id in 0..workers {
         let (shared, opts) = (
@@ -251,10 +257,6 @@ pub fn main(bin: Binary) -> ExitCode {
 
     // A worker that ends on its own (a panic unwinds its thread) has lost its share of the
     // listeners and connections: exit with a clear message rather than run on short-handed.
-    std::panic::set_hook(Box::new(|info| {
-        let thread = std::thread::current();
-        eprintln!("panic in {}: {info}", thread.name().unwrap_or("a thread"));
-    }));
     while !term.load(Ordering::Acquire) && !shared.draining.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(100));
         if let Some(id) = handles.iter().position(std::thread::JoinHandle::is_finished) {
@@ -283,9 +285,17 @@ pub fn main(bin: Binary) -> ExitCode {
     }
     eprintln!("draining");
     shared.draining.store(true, Ordering::Release);
-    let mut ok = true;
-    for h in handles {
-        ok &= h.join().unwrap_or(false);
+    let mut status = 0u8;
+    for (id, h) in handles.into_iter().enumerate() {
+        match h.join() {
+            Ok(true) => {}
+            Ok(false) => status = status.max(1),
+            // A worker that died while draining is still a dead worker, not a bad file.
+            Err(_) => {
+                eprintln!("worker {id} died while draining");
+                status = 70;
+            }
+        }
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    ExitCode::from(status)
 }
