@@ -121,6 +121,19 @@ pub trait IdpConnector {
     ) -> Result<Self::Tls, FailureKind>;
 }
 
+/// A runtime's rustls client connector: a TLS handshake over its TCP connection type. With
+/// it, [`crate::tls_config::IdpTls`] is the runtime's [`IdpConnector`].
+pub trait TlsConnect<Tcp>: From<std::sync::Arc<rustls::ClientConfig>> + Clone {
+    /// The TLS connection.
+    type Tls: Stream;
+    /// Runs the handshake for `name` over `tcp`.
+    async fn connect(
+        &self,
+        name: rustls::pki_types::ServerName<'static>,
+        tcp: Tcp,
+    ) -> io::Result<Self::Tls>;
+}
+
 /// Why [`timeout`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed;

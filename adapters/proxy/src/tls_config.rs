@@ -1,16 +1,20 @@
-//! The rustls client configurations for TLS to identity providers, shared by every runtime
-//! adapter: certificate verification on by default against the system roots plus an optional
-//! CA file; a second configuration that skips certificate checks, used only for routes with
-//! `ssl_verify: false`.
+//! TLS to identity providers, shared by every runtime adapter: the rustls client
+//! configurations (certificate verification on by default against the system roots plus an
+//! optional CA file; a second configuration that skips certificate checks, used only for routes
+//! with `ssl_verify: false`) and the IdP connector built on a runtime's connectors.
 
 use std::io;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use oidc_core::engine::FailureKind;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::runtime::{Connector, IdpConnector, TlsConnect};
 
 /// How to trust identity providers.
 #[derive(Debug, Clone, Default)]
@@ -66,13 +70,57 @@ impl<C> IdpTlsConfigs<C> {
     }
 }
 
+/// The IdP connector of any runtime: TCP connections from its upstream connector `C`, TLS
+/// from its rustls connector `T`, verifying or not as each route asks.
+pub struct IdpTls<T, C> {
+    tls: IdpTlsConfigs<T>,
+    tcp: C,
+}
+
+impl<T: Clone, C: Clone> Clone for IdpTls<T, C> {
+    fn clone(&self) -> Self {
+        Self { tls: self.tls.clone(), tcp: self.tcp.clone() }
+    }
+}
+
+impl<T, C> std::fmt::Debug for IdpTls<T, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdpTls")
+    }
+}
+
+impl<T: From<Arc<ClientConfig>>, C: Default> IdpTls<T, C> {
+    /// Builds both TLS connectors.
+    ///
+    /// # Errors
+    ///
+    /// The CA file cannot be read or holds no certificate.
+    pub fn new(settings: &TlsSettings) -> io::Result<Self> {
+        Ok(Self { tls: IdpTlsConfigs::new(settings)?, tcp: C::default() })
+    }
+}
+
+impl<T: TlsConnect<C::Conn>, C: Connector> IdpConnector for IdpTls<T, C> {
+    type Tcp = C::Conn;
+    type Tls = T::Tls;
+
+    async fn tcp(&self, addr: SocketAddr) -> io::Result<C::Conn> {
+        self.tcp.connect(addr).await
+    }
+
+    async fn tls(&self, tcp: C::Conn, host: &str, verify: bool) -> Result<T::Tls, FailureKind> {
+        let name = server_name(host)?;
+        self.tls.for_verify(verify).connect(name, tcp).await.map_err(|_| FailureKind::Tls)
+    }
+}
+
 /// The TLS server name of an IdP host (a DNS name or an IP literal).
 ///
 /// # Errors
 ///
 /// The host is neither.
-pub fn server_name(host: &str) -> Result<ServerName<'static>, oidc_core::engine::FailureKind> {
-    ServerName::try_from(host.to_string()).map_err(|_| oidc_core::engine::FailureKind::Tls)
+pub fn server_name(host: &str) -> Result<ServerName<'static>, FailureKind> {
+    ServerName::try_from(host.to_string()).map_err(|_| FailureKind::Tls)
 }
 
 /// Loads the trust store: system roots and the optional CA file.
