@@ -14,6 +14,7 @@ pub mod connect_proxy;
 pub mod gateway;
 pub mod idp;
 pub mod recorder;
+pub mod routes;
 pub mod slow_idp;
 pub mod wire;
 

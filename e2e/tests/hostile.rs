@@ -17,6 +17,7 @@ use oidc_e2e::client::{Conn, MSS, ReadError, Response, request_bytes};
 use oidc_e2e::gateway::{Gateway, Options};
 use oidc_e2e::idp::Idp;
 use oidc_e2e::recorder::{Behaviour, Recorded, Recorder};
+use oidc_e2e::routes::{bearer_route, open_route};
 use serde_json::json;
 
 const RESOURCE: &str = "https://api.test";
@@ -38,32 +39,6 @@ const GATEWAY_ADDED: &[&str] = &[
     "via",
 ];
 
-fn bearer_route(id: &str, uri: &str, idp: &Idp, upstream: SocketAddr, extra: &str) -> String {
-    format!(
-        r#"  - id: {id}
-    uri: "{uri}"
-    plugins:
-      openid-connect:
-        client_id: gateway
-        client_secret: gateway-secret-0123456789
-        discovery: "{}"
-        bearer_only: true
-        use_jwks: true
-{extra}
-    upstream:
-      nodes:
-        "{upstream}": 1
-"#,
-        idp.discovery()
-    )
-}
-
-fn open_route(id: &str, uri: &str, upstream: SocketAddr) -> String {
-    format!(
-        "  - id: {id}\n    uri: \"{uri}\"\n    upstream:\n      nodes:\n        \"{upstream}\": 1\n"
-    )
-}
-
 struct Env {
     idp: Idp,
     rec: Recorder,
@@ -82,12 +57,22 @@ impl Env {
         let idp = Idp::start();
         let (rec, other) = (Recorder::start(), Recorder::start());
         let mut routes = String::from("routes:\n");
-        routes += &open_route("public", "/public/*", rec.addr);
-        routes += &bearer_route("api", "/api/*", &idp, rec.addr, "");
-        routes +=
-            &bearer_route("admin", "/admin/*", &idp, rec.addr, "        required_scopes: [admin]");
-        routes +=
-            &bearer_route("app", "/app/*", &idp, other.addr, "        required_scopes: [admin]");
+        routes += &open_route("public", "/public/*", rec.addr, "");
+        routes += &bearer_route("api", "/api/*", &idp.discovery(), rec.addr, "");
+        routes += &bearer_route(
+            "admin",
+            "/admin/*",
+            &idp.discovery(),
+            rec.addr,
+            "        required_scopes: [admin]",
+        );
+        routes += &bearer_route(
+            "app",
+            "/app/*",
+            &idp.discovery(),
+            other.addr,
+            "        required_scopes: [admin]",
+        );
         routes += extra;
         let opts = Options {
             ca: Some(idp.ca.clone()),
@@ -909,7 +894,7 @@ fn websocket_upgrade_on_an_enabled_route_becomes_a_tunnel() {
     rec.set("/ws", Behaviour { upgrade: true, ..Behaviour::default() });
     let routes = format!(
         "routes:\n{}",
-        bearer_route("ws", "/ws/*", &idp, rec.addr, "")
+        bearer_route("ws", "/ws/*", &idp.discovery(), rec.addr, "")
             .replace("    plugins:\n", "    enable_websocket: true\n    plugins:\n")
     );
     let gw = Gateway::start(&routes, &idp.ca);
@@ -998,8 +983,11 @@ fn only_idempotent_requests_are_retried_on_a_stale_upstream_connection() {
     for r in [&p, &g] {
         r.set_global(Behaviour { close_on_nth: Some(2), ..Behaviour::default() });
     }
-    let extra =
-        format!("{}{}", open_route("pf", "/pf/*", p.addr), open_route("gf", "/gf/*", g.addr));
+    let extra = format!(
+        "{}{}",
+        open_route("pf", "/pf/*", p.addr, ""),
+        open_route("gf", "/gf/*", g.addr, "")
+    );
     let e = Env::start_with(&[], &extra);
 
     // One client connection: one worker, one upstream pool.
@@ -1154,7 +1142,7 @@ fn fickle_upstream(
 #[test]
 fn a_pooled_connection_the_upstream_closed_is_not_used() {
     let (up, seen) = fickle_upstream(Duration::from_millis(100), false);
-    let e = Env::start_with(&[], &open_route("idle", "/idle/*", up));
+    let e = Env::start_with(&[], &open_route("idle", "/idle/*", up, ""));
     let mut c = e.conn();
     assert_eq!(c.get("/idle/warm", &[]).status, 200);
     std::thread::sleep(Duration::from_millis(500));
@@ -1170,7 +1158,7 @@ fn a_pooled_connection_the_upstream_closed_is_not_used() {
 #[test]
 fn bytes_an_upstream_sends_unasked_never_answer_the_next_request() {
     let (up, _) = fickle_upstream(Duration::from_millis(100), true);
-    let e = Env::start_with(&[], &open_route("stray", "/stray/*", up));
+    let e = Env::start_with(&[], &open_route("stray", "/stray/*", up, ""));
     let mut c = e.conn();
     assert_eq!(c.get("/stray/first", &[]).text(), "ok");
     // Bytes that arrive while the connection is idle in the pool are seen before reuse. (Bytes
@@ -1187,9 +1175,9 @@ fn bytes_an_upstream_sends_unasked_never_answer_the_next_request() {
 fn host_routes_win_over_catch_alls_whatever_the_host_spelling() {
     let (open_up, secure_up) = (Recorder::start(), Recorder::start());
     let idp = Idp::start();
-    let secure = bearer_route("secure", "/*", &idp, secure_up.addr, "")
+    let secure = bearer_route("secure", "/*", &idp.discovery(), secure_up.addr, "")
         .replace("    uri: \"/*\"\n", "    uri: \"/*\"\n    host: secure.test\n");
-    let routes = format!("routes:\n{}{secure}", open_route("open", "/*", open_up.addr));
+    let routes = format!("routes:\n{}{secure}", open_route("open", "/*", open_up.addr, ""));
     let gw =
         Gateway::start_opts(&routes, &Options { ca: Some(idp.ca.clone()), ..Options::default() });
     for raw in [

@@ -2,49 +2,30 @@
 //! request is bound to the configuration it arrived under, and every request gets an answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use oidc_e2e::client::{Conn, ReadError, request_bytes};
 use oidc_e2e::gateway::{Gateway, Reload};
 use oidc_e2e::idp::Idp;
 use oidc_e2e::recorder::Recorder;
+use oidc_e2e::routes::bearer_route;
 use oidc_e2e::slow_idp::SlowDiscovery;
 use serde_json::json;
 
 const RESOURCE: &str = "https://api.test";
 
-fn route(id: &str, uri: &str, discovery: &str, upstream: SocketAddr, extra: &str) -> String {
-    format!(
-        r#"  - id: {id}
-    uri: "{uri}"
-    plugins:
-      openid-connect:
-        client_id: gateway
-        client_secret: gateway-secret-0123456789
-        discovery: "{discovery}"
-        bearer_only: true
-        use_jwks: true
-{extra}
-    upstream:
-      nodes:
-        "{upstream}": 1
-"#
-    )
-}
-
 #[test]
 fn a_reload_that_reorders_routes_keeps_each_routes_rules() {
     let idp = Idp::start();
     let rec = Recorder::start();
-    let a = route(
+    let a = bearer_route(
         "a",
         "/a/*",
         &idp.discovery(),
         rec.addr,
         "        required_scopes: [admin-only-scope]",
     );
-    let b = route("b", "/b/*", &idp.discovery(), rec.addr, "");
+    let b = bearer_route("b", "/b/*", &idp.discovery(), rec.addr, "");
     let gw = Gateway::start(&format!("routes:\n{a}{b}"), &idp.ca);
     let token = idp.jwt("read", RESOURCE);
     let auth = format!("Bearer {token}");
@@ -94,7 +75,7 @@ fn a_request_parked_on_discovery_is_answered_across_a_reload() {
     let routes = |timeout: u32| {
         format!(
             "routes:\n{}",
-            route(
+            bearer_route(
                 "slow",
                 "/slow/*",
                 &slow.discovery(),
@@ -157,21 +138,26 @@ fn a_request_parked_on_discovery_is_answered_across_a_reload() {
 fn the_next_request_on_an_idle_connection_uses_the_reloaded_rules() {
     let idp = Idp::start();
     let rec = Recorder::start();
-    let open = route("api", "/api/*", &idp.discovery(), rec.addr, "");
+    let open = bearer_route("api", "/api/*", &idp.discovery(), rec.addr, "");
     let gw = Gateway::start(&format!("routes:\n{open}"), &idp.ca);
     let auth = format!("Bearer {}", idp.jwt("read", RESOURCE));
     let h = [("Authorization", auth.as_str())];
     let mut kept = Conn::connect(gw.addr);
     assert_eq!(kept.get("/api/x", &h).status, 200);
     // The connection now waits idle for its next request while the rules tighten.
-    let scoped =
-        route("api", "/api/*", &idp.discovery(), rec.addr, "        required_scopes: [admin]");
+    let scoped = bearer_route(
+        "api",
+        "/api/*",
+        &idp.discovery(),
+        rec.addr,
+        "        required_scopes: [admin]",
+    );
     assert_eq!(gw.reload(&format!("routes:\n{scoped}")), Reload::Applied, "{}", gw.stderr());
     let r = kept.get("/api/x", &h);
     assert_eq!(r.status, 403, "the first request after the reload: {}", r.summary());
     // A reload that replaces the provider (another timeout) must not leave idle connections
     // on a handle whose provider is gone.
-    let retimed = route(
+    let retimed = bearer_route(
         "api",
         "/api/*",
         &idp.discovery(),

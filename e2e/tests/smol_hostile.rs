@@ -12,15 +12,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use oidc_e2e::gateway::{Gateway, Options};
+use oidc_e2e::routes::{bearer_route, open_route};
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-fn open_route(id: &str, uri: &str, upstream: SocketAddr, extra: &str) -> String {
-    format!(
-        "  - id: {id}\n    uri: \"{uri}\"\n{extra}    upstream:\n      nodes:\n        \"{upstream}\": 1\n"
-    )
-}
 
 fn read_head(s: &mut TcpStream) -> Vec<u8> {
     let mut head = Vec::new();
@@ -378,24 +373,6 @@ fn listening_sockets_are_close_on_exec() {
     assert!(leaky.is_empty(), "socket descriptors {leaky:?} are inherited across exec");
 }
 
-fn bearer_route(id: &str, uri: &str, discovery: &str, upstream: SocketAddr) -> String {
-    format!(
-        r#"  - id: {id}
-    uri: "{uri}"
-    plugins:
-      openid-connect:
-        client_id: gateway
-        client_secret: gateway-secret-0123456789
-        discovery: "{discovery}"
-        bearer_only: true
-        use_jwks: true
-    upstream:
-      nodes:
-        "{upstream}": 1
-"#
-    )
-}
-
 /// A broken identity provider in three ways at once — a TLS server that accepts and never
 /// handshakes, a plain server that sends half a response and closes, a name that does not
 /// resolve — while clients keep sending bearer requests: each is answered (an error status)
@@ -435,19 +412,22 @@ fn holds_a_broken_idp_is_bounded_and_blocks_nothing() {
             "stall",
             "/stall/*",
             &format!("https://{stall_addr}/.well-known/openid-configuration"),
-            up
+            up,
+            "",
         ),
         bearer_route(
             "half",
             "/half/*",
             &format!("http://{half_addr}/.well-known/openid-configuration"),
-            up
+            up,
+            "",
         ),
         bearer_route(
             "nxdomain",
             "/nx/*",
             "https://idp.does-not-resolve.invalid/.well-known/openid-configuration",
-            up
+            up,
+            "",
         ),
         open_route("p", "/p/*", up, "")
     );

@@ -203,11 +203,7 @@ impl FlowCodec {
         provider: &dyn CryptoProvider,
     ) -> Result<Self, CodecError> {
         // The same rotation as the session: logins in flight when `secret` changes still open.
-        let secrets: Vec<&[u8]> = core::iter::once(&config.secret)
-            .chain(&config.previous_secrets)
-            .map(|s| s.expose().as_bytes())
-            .collect();
-        Self::new(&secrets, binding, &CookieSettings::from_config(config), provider)
+        Self::new(&config.secrets(), binding, &CookieSettings::from_config(config), provider)
     }
 
     /// The same codec with flows living `secs` seconds (at least 1).

@@ -292,6 +292,18 @@ pub struct SessionConfig {
     pub redis: Option<RedisConfig>,
 }
 
+impl SessionConfig {
+    /// The key material of the session and state cookies: `secret` first (it seals), then
+    /// `previous_secrets` (they still open), so a rotation logs no one out and breaks no login
+    /// in flight.
+    pub fn secrets(&self) -> Vec<&[u8]> {
+        core::iter::once(&self.secret)
+            .chain(&self.previous_secrets)
+            .map(|s| s.expose().as_bytes())
+            .collect()
+    }
+}
+
 /// `session.cookie_same_site`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSite {

@@ -486,12 +486,8 @@ impl SessionCodec {
         binding: Binding<'_>,
         provider: &dyn CryptoProvider,
     ) -> Result<Self, CodecError> {
-        let secrets: Vec<&[u8]> = core::iter::once(&config.secret)
-            .chain(&config.previous_secrets)
-            .map(|s| s.expose().as_bytes())
-            .collect();
         Self::new(
-            &secrets,
+            &config.secrets(),
             binding,
             CookieSettings::from_config(config),
             Timeouts::from_config(config),
