@@ -81,14 +81,18 @@ impl Drop for Kill {
     }
 }
 
+/// The answer to `GET /api`, or why there is none (for the assertion's message).
 fn get(addr: &str, auth: Option<&str>) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
     let auth = auth.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(s, "GET /api HTTP/1.1\r\nHost: x\r\n{auth}\r\n").unwrap();
-    let mut out = String::new();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let _ = s.read_to_string(&mut out);
-    out
+    let exchange = || -> std::io::Result<String> {
+        let mut s = TcpStream::connect(addr)?;
+        write!(s, "GET /api HTTP/1.1\r\nHost: x\r\n{auth}\r\n")?;
+        let mut out = String::new();
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let _ = s.read_to_string(&mut out);
+        Ok(out)
+    };
+    exchange().unwrap_or_else(|e| format!("no answer: {e}"))
 }
 
 /// Runs `examples/<name>.rs` against the provider and judges a request with and without a
@@ -123,12 +127,15 @@ fn judges_real_requests(name: &str) {
             sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
-    let stderr = move || format!("\n--- {name} stderr ---\n{}", stderr.lock().unwrap());
+    // Only on failure: a moment for the reader to drain what a dying example wrote.
+    let stderr = move || {
+        std::thread::sleep(Duration::from_millis(200));
+        format!("\n--- {name} stderr ---\n{}", stderr.lock().unwrap())
+    };
     let mut guard = Kill(child);
     let until = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(&addr).is_err() {
         if let Some(status) = guard.0.try_wait().unwrap() {
-            std::thread::sleep(Duration::from_millis(100)); // let the reader drain the pipe
             panic!("{name} exited before listening ({status}){}", stderr());
         }
         assert!(Instant::now() < until, "{name} did not start within 10 s{}", stderr());
