@@ -35,8 +35,8 @@
 //! - [`engine`]: the sans-IO engine. Requests, the identity provider's answers and time go in;
 //!   HTTP intents for the identity provider and decisions come out. Its module documentation
 //!   states the run-loop contract (feed an input, drain outputs until `Idle`, answer every
-//!   intent exactly once) with a runnable example, and `examples/blocking_gateway.rs` embeds it
-//!   in a plain `std::net` loop.
+//!   intent exactly once) with a runnable example; `examples/blocking_gateway.rs` embeds it in a
+//!   plain `std::net` loop and `examples/glommio_gateway.rs` on glommio's io_uring executor.
 //!
 //! # Verifying a token
 //!

@@ -1,22 +1,41 @@
-//! The embedding proof: `examples/blocking_gateway.rs` (the engine in a plain `std::net` loop,
-//! under 150 lines) is run as a process against a plain-HTTP provider served here, and judges
-//! real requests: a signed token gets `200 hello <sub>`, none gets 401.
+//! The embedding proof: `examples/blocking_gateway.rs` (the engine in a plain `std::net` loop)
+//! and `examples/glommio_gateway.rs` (the engine on glommio's io_uring executor, Linux only),
+//! each under 150 lines, are run as processes against a plain-HTTP provider served here, and
+//! judge real requests: a signed token gets `200 hello <sub>`, none gets 401.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::harness::Signer;
 
-/// The example binary cargo built next to this test binary (`cargo test` builds examples).
-fn example() -> PathBuf {
+/// The example binary next to this test binary. `cargo test` builds the examples, `cargo test
+/// --test engine` does not: one missing or older than its source is built here, with the cargo
+/// and target directory running this test. (A change to the library alone is not noticed.)
+fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples").join("blocking_gateway")
+    let dir = exe.parent().unwrap().parent().unwrap(); // <target>/<profile>
+    let bin = dir.join("examples").join(name);
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&bin) < modified(&src) {
+        let profile = dir.file_name().unwrap().to_str().unwrap();
+        let profile = if profile == "debug" { "dev" } else { profile };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "oidc-core", "--example", name, "--profile", profile])
+            .arg("--target-dir")
+            .arg(dir.parent().unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "building example {name} failed: {status}");
+    }
+    bin
 }
 
 /// Serves discovery and the JWKS over plain HTTP, one request per connection.
@@ -62,41 +81,64 @@ impl Drop for Kill {
     }
 }
 
+/// The answer to `GET /api`, or why there is none (for the assertion's message).
 fn get(addr: &str, auth: Option<&str>) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
     let auth = auth.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(s, "GET /api HTTP/1.1\r\nHost: x\r\n{auth}\r\n").unwrap();
-    let mut out = String::new();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let _ = s.read_to_string(&mut out);
-    out
+    let exchange = || -> std::io::Result<String> {
+        let mut s = TcpStream::connect(addr)?;
+        write!(s, "GET /api HTTP/1.1\r\nHost: x\r\n{auth}\r\n")?;
+        let mut out = String::new();
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let _ = s.read_to_string(&mut out);
+        Ok(out)
+    };
+    exchange().unwrap_or_else(|e| format!("no answer: {e}"))
 }
 
-#[test]
-fn the_blocking_example_judges_real_requests() {
-    let bin = example();
+/// Runs `examples/<name>.rs` against the provider and judges a request with and without a
+/// token. The example's stderr is collected (drained, so it never blocks on a full pipe) and shown
+/// by every failed assertion: an example that exits early says why.
+fn judges_real_requests(name: &str) {
+    let bin = example(name);
     assert!(bin.exists(), "{} missing (cargo test builds the examples)", bin.display());
     let source = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/blocking_gateway.rs"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs")),
     )
     .unwrap();
-    assert!(source.lines().count() < 150, "the embedding example must stay under 150 lines");
+    let lines = source.lines().count();
+    assert!(lines < 150, "the embedding example {name}.rs must stay under 150 lines: {lines}");
     let signer = Signer::new("k1");
     let origin = provider(&signer);
     let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
     let config = json!({"client_id": "api", "client_secret": "s3cret-s3cret-s3cret",
                         "discovery": format!("{origin}/.well-known/openid-configuration"),
                         "bearer_only": true, "use_jwks": true});
-    let child = Command::new(&bin)
+    let mut child = Command::new(&bin)
         .args([addr.as_str(), &config.to_string()])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let _guard = Kill(child);
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (mut pipe, sink) = (child.stderr.take().unwrap(), Arc::clone(&stderr));
+    std::thread::spawn(move || {
+        let mut buf = [0; 4096];
+        while let Ok(n @ 1..) = pipe.read(&mut buf) {
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    // Only on failure: a moment for the reader to drain what a dying example wrote.
+    let stderr = move || {
+        std::thread::sleep(Duration::from_millis(200));
+        format!("\n--- {name} stderr ---\n{}", stderr.lock().unwrap())
+    };
+    let mut guard = Kill(child);
     let until = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < until, "the example did not start");
+        if let Some(status) = guard.0.try_wait().unwrap() {
+            panic!("{name} exited before listening ({status}){}", stderr());
+        }
+        assert!(Instant::now() < until, "{name} did not start within 10 s{}", stderr());
         std::thread::sleep(Duration::from_millis(20));
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
@@ -104,7 +146,33 @@ fn the_blocking_example_judges_real_requests() {
     let token = signer.sign(&json!({"iss": origin, "sub": "alice", "aud": "api",
                                     "exp": now + 300, "iat": now}));
     let ok = get(&addr, Some(&token));
-    assert!(ok.starts_with("HTTP/1.1 200") && ok.contains("hello alice"), "{ok}");
+    assert!(ok.starts_with("HTTP/1.1 200") && ok.contains("hello alice"), "{ok}{}", stderr());
     let denied = get(&addr, None);
-    assert!(denied.starts_with("HTTP/1.1 401"), "{denied}");
+    assert!(denied.starts_with("HTTP/1.1 401"), "{denied}{}", stderr());
+}
+
+#[test]
+fn the_blocking_example_judges_real_requests() {
+    judges_real_requests("blocking_gateway");
+}
+
+/// glommio registers io_uring buffers in locked memory and refuses to start below 512 KiB of
+/// RLIMIT_MEMLOCK. The example inherits this process's limit; checked first so that a machine
+/// with too little fails here, naming the fix, instead of being skipped or failing obscurely.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_glommio_example_judges_real_requests() {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max locked memory"));
+    let line = line.expect("no \"Max locked memory\" in /proc/self/limits");
+    let soft = line.split_whitespace().nth(3).unwrap(); // Max locked memory <soft> <hard> bytes
+    let enough = soft == "unlimited" || soft.parse::<u64>().unwrap() >= 512 * 1024;
+    assert!(
+        enough,
+        "glommio needs at least 512 KiB of locked memory, but RLIMIT_MEMLOCK (Max locked memory \
+         in /proc/self/limits) is {soft} bytes: raise it where cargo test runs (`ulimit -l 512` \
+         or more, as root or within the hard limit; `--ulimit memlock=-1` for docker; \
+         LimitMEMLOCK= for a systemd unit; memlock in /etc/security/limits.conf)"
+    );
+    judges_real_requests("glommio_gateway");
 }
