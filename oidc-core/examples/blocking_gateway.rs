@@ -10,17 +10,14 @@ use oidc_core::UnixTime;
 use oidc_core::config::OidcConfig;
 use oidc_core::engine::*;
 
-/// An LCG seeded from the clock: enough for an example; a real adapter uses the OS RNG.
-struct Rng(u64);
+/// The OS RNG: state, nonce and PKCE values must be unguessable.
+struct Rng;
 impl Entropy for Rng {
     fn fill_public(&mut self, buf: &mut [u8]) {
         self.fill_secret(buf);
     }
     fn fill_secret(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            *b = (self.0 >> 56) as u8;
-        }
+        getrandom::fill(buf).expect("the OS RNG");
     }
 }
 
@@ -68,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
     let config = args.next().ok_or("usage: blocking_gateway ADDR CONFIG_JSON")?;
     let config = OidcConfig::from_json(config.as_bytes())?;
-    let mut rng = Rng(SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64);
+    let mut rng = Rng;
     let mut engine = Engine::new(vec![config], Settings::default(), &mut rng)?;
     let origin = StdInstant::now();
     let now = || {

@@ -15,18 +15,17 @@ mod gateway {
     use glommio::timer::{TimerActionOnce, timeout};
     use glommio::{LocalExecutorBuilder, net::*, spawn_local};
     use oidc_core::{UnixTime, config::OidcConfig, engine::Decision::*, engine::*};
-    use std::hash::{BuildHasher, RandomState};
     use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
     use std::{cell::Cell, cell::RefCell, collections::HashMap, io, rc::Rc, sync::LazyLock};
 
-    /// std's randomly keyed SipHash, a byte per hash: enough here; a real adapter uses the OS RNG.
+    /// The OS RNG: state, nonce and PKCE values must be unguessable.
     struct Rng;
     impl Entropy for Rng {
         fn fill_public(&mut self, buf: &mut [u8]) {
             self.fill_secret(buf);
         }
         fn fill_secret(&mut self, buf: &mut [u8]) {
-            buf.fill_with(|| RandomState::new().hash_one(()) as u8);
+            getrandom::fill(buf).expect("the OS RNG");
         }
     }
 
