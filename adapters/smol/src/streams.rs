@@ -1,5 +1,6 @@
 //! The runtime traits of `oidc-proxy` over async-io's reactor and the `futures` I/O traits.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::pin::Pin;
@@ -8,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_io::Async;
-use futures_lite::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use oidc_proxy::runtime::{Connector, Duplex, StreamRead, StreamWrite, Timer};
 
 /// Most bytes one read asks for (see [`StreamRead::read`] on [`Conn`]).
@@ -49,19 +50,29 @@ impl<T: HalfClose> HalfClose for futures_rustls::client::TlsStream<T> {
     }
 }
 
+thread_local! {
+    /// Where this worker's reads land before they are appended: the `futures` read takes an
+    /// initialised slice, and zero-filling each read window would cost more than copying the
+    /// bytes actually read. Borrowed within one poll only, never across an await.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; MAX_READ_WINDOW].into_boxed_slice());
+}
+
 impl<T: AsyncRead + Unpin> StreamRead for Conn<T> {
-    /// Reads into `buf`'s spare capacity (at least one byte), appending after its contents.
-    ///
-    /// The `futures` read takes an initialised slice, so the read window is zero-filled first
-    /// and the length set back to what was really read. The window is capped: the proxy
-    /// reserves up to 64 KiB for an upstream read, and zero-filling all of it for a response of
-    /// a few hundred bytes would cost more than the read.
+    /// Reads at most `buf`'s spare capacity (at least one byte, at most [`MAX_READ_WINDOW`]),
+    /// appending after its contents.
     async fn read(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        let len = buf.len();
-        let window = (buf.capacity() - len).clamp(1, MAX_READ_WINDOW);
-        buf.resize(len + window, 0);
-        let r = self.0.read(&mut buf[len..]).await;
-        buf.truncate(len + r.as_ref().map_or(0, |n| *n));
+        let window = (buf.capacity() - buf.len()).clamp(1, MAX_READ_WINDOW);
+        let r = std::future::poll_fn(|cx| {
+            SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                let polled = Pin::new(&mut self.0).poll_read(cx, &mut scratch[..window]);
+                if let Poll::Ready(Ok(n)) = polled {
+                    buf.extend_from_slice(&scratch[..n]);
+                }
+                polled
+            })
+        })
+        .await;
         (r, buf)
     }
 }
