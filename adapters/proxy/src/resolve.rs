@@ -119,7 +119,6 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::task::{Context, Wake};
-    use std::time::Duration;
 
     /// Polls a future to completion on this thread, parking between wakes.
     fn block_on<F: Future>(fut: F) -> F::Output {
@@ -231,7 +230,8 @@ mod tests {
             assert!(f.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
-        let healthy = block_on_for(pool.resolve("healthy.idp", 443), Duration::from_secs(1));
+        let healthy =
+            block_on_for(pool.resolve("healthy.idp", 443), std::time::Duration::from_secs(1));
         SLOW_RELEASE.store(true, Ordering::Release);
         drop(slow);
         let healthy = healthy.expect("a healthy name resolves while another name hangs");
@@ -301,10 +301,10 @@ mod tests {
             f.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::clone(&new)))).is_pending()
         );
         WAKE_RELEASE.store(true, Ordering::Release);
-        let until = std::time::Instant::now() + Duration::from_secs(5);
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while !new.0.load(Ordering::Acquire) {
             assert!(std::time::Instant::now() < until, "the latest waker was never woken");
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
         assert!(!old.0.load(Ordering::Acquire));
         let Poll::Ready(answer) = f.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
@@ -324,9 +324,10 @@ mod tests {
     #[test]
     fn holds_a_panicking_lookup_leaves_the_pool_serving() {
         let pool = Resolver::start(2, 4, panicking).expect("pool");
-        let boom = block_on_for(pool.resolve("boom", 1), Duration::from_millis(300));
+        let boom = block_on_for(pool.resolve("boom", 1), std::time::Duration::from_millis(300));
         assert!(boom.is_none(), "the panicked lookup's caller waits for its own deadline");
-        let ok = block_on_for(pool.resolve("fine", 2), Duration::from_secs(5)).expect("served");
+        let ok = block_on_for(pool.resolve("fine", 2), std::time::Duration::from_secs(5))
+            .expect("served");
         assert_eq!(ok.expect("answer")[0].port(), 2);
     }
 }
