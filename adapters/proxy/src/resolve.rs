@@ -180,4 +180,154 @@ mod tests {
             assert_eq!(block_on(f).expect("answer")[0].port(), port);
         }
     }
+
+    /// Polls `fut` until it is ready or `limit` passes, parking between wakes.
+    fn block_on_for<F: Future>(fut: F, limit: std::time::Duration) -> Option<F::Output> {
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let until = std::time::Instant::now() + limit;
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut Context::from_waker(&waker)) {
+                return Some(v);
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            std::thread::park_timeout(left);
+        }
+    }
+
+    static SLOW_RELEASE: AtomicBool = AtomicBool::new(false);
+
+    /// `slow.*` hangs until released (a provider whose DNS server does not answer); every
+    /// other name answers at once.
+    fn one_slow_name(host: &str, port: u16) -> Answer {
+        if host.starts_with("slow") {
+            while !SLOW_RELEASE.load(Ordering::Acquire) {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        Ok(vec![SocketAddr::from(([10, 0, 0, 2], port))])
+    }
+
+    /// Review finding 1: two lookups of one provider whose DNS hangs take both pool threads;
+    /// a healthy provider's lookup (its name answers at once) then waits behind them for as
+    /// long as the hanging resolver holds them (getaddrinfo: 5 s per try and server), so one bad
+    /// `discovery` host stalls logins, token refreshes and JWKS fetches for every route.
+    #[test]
+    #[ignore = "finding 1: one hanging name starves the lookups of healthy providers"]
+    fn a_hanging_name_starves_lookups_of_healthy_hosts() {
+        let pool = Resolver::start(RESOLVER_THREADS, MAX_QUEUED, one_slow_name).expect("pool");
+        let mut slow: Vec<_> = (0..2).map(|i| Box::pin(pool.resolve("slow.idp", i))).collect();
+        for f in &mut slow {
+            assert!(f.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let healthy =
+            block_on_for(pool.resolve("healthy.idp", 443), std::time::Duration::from_secs(1));
+        SLOW_RELEASE.store(true, Ordering::Release);
+        drop(slow);
+        let healthy = healthy.expect("a healthy name resolves while another name hangs");
+        assert_eq!(healthy.expect("answer")[0].port(), 443);
+    }
+
+    static ABANDONED_RELEASE: AtomicBool = AtomicBool::new(false);
+    static ABANDONED_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    fn counting_hang(_: &str, port: u16) -> Answer {
+        ABANDONED_RUNS.fetch_add(1, Ordering::AcqRel);
+        while !ABANDONED_RELEASE.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Ok(vec![SocketAddr::from(([10, 0, 0, 3], port))])
+    }
+
+    /// Review finding 2: a lookup whose caller gave up (the intent's deadline passed, the
+    /// future was dropped) stays queued and is still run. Abandoned lookups keep the queue full
+    /// (every new lookup is refused) and then each takes a thread for a full resolver timeout.
+    #[test]
+    #[ignore = "finding 2: abandoned lookups stay queued and are still run"]
+    fn abandoned_lookups_keep_the_queue_full_and_still_run() {
+        let pool = Resolver::start(1, 2, counting_hang).expect("pool");
+        for i in 0..3 {
+            let mut f = Box::pin(pool.resolve("gone", i));
+            assert!(f.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            // The caller's deadline passes: the future is dropped.
+        }
+        // Nobody waits for any lookup now, yet a fresh one is refused...
+        let fresh = block_on(pool.resolve("fresh", 9));
+        ABANDONED_RELEASE.store(true, Ordering::Release);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(fresh.is_ok(), "a lookup refused while only abandoned ones are queued: {fresh:?}");
+        // ...and every abandoned lookup still ran.
+        assert_eq!(ABANDONED_RUNS.load(Ordering::Acquire), 1, "abandoned lookups were run");
+    }
+
+    static WAKE_RELEASE: AtomicBool = AtomicBool::new(false);
+
+    fn released(_: &str, port: u16) -> Answer {
+        while !WAKE_RELEASE.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Ok(vec![SocketAddr::from(([10, 0, 0, 4], port))])
+    }
+
+    /// The answer wakes the waker of the latest poll (an executor may move the task or give a
+    /// new waker each poll); an earlier waker is not the one woken.
+    #[test]
+    fn holds_the_answer_wakes_the_latest_waker() {
+        struct Flag(AtomicBool);
+        impl Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::Release);
+            }
+        }
+        let pool = Resolver::start(1, 1, released).expect("pool");
+        let (old, new) =
+            (Arc::new(Flag(AtomicBool::new(false))), Arc::new(Flag(AtomicBool::new(false))));
+        let mut f = Box::pin(pool.resolve("x", 7));
+        assert!(
+            f.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::clone(&old)))).is_pending()
+        );
+        assert!(
+            f.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::clone(&new)))).is_pending()
+        );
+        WAKE_RELEASE.store(true, Ordering::Release);
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !new.0.load(Ordering::Acquire) {
+            assert!(std::time::Instant::now() < until, "the latest waker was never woken");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(!old.0.load(Ordering::Acquire));
+        let Poll::Ready(answer) = f.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
+            panic!("woken without an answer");
+        };
+        assert_eq!(answer.expect("answer")[0].port(), 7);
+    }
+
+    fn panicking(host: &str, port: u16) -> Answer {
+        assert!(host != "boom", "lookup panicked");
+        Ok(vec![SocketAddr::from(([10, 0, 0, 5], port))])
+    }
+
+    /// A lookup that panics (a libc or NSS module bug) kills its pool thread without poisoning
+    /// the queue's lock (it is not held during a lookup); its caller is left to its deadline and
+    /// the other thread keeps serving.
+    #[test]
+    fn holds_a_panicking_lookup_leaves_the_pool_serving() {
+        let pool = Resolver::start(2, 4, panicking).expect("pool");
+        let boom = block_on_for(pool.resolve("boom", 1), std::time::Duration::from_millis(300));
+        assert!(boom.is_none(), "the panicked lookup's caller waits for its own deadline");
+        let ok = block_on_for(pool.resolve("fine", 2), std::time::Duration::from_secs(5))
+            .expect("served");
+        assert_eq!(ok.expect("answer")[0].port(), 2);
+    }
 }
