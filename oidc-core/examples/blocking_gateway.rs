@@ -3,8 +3,8 @@
 //! Usage: `blocking_gateway 127.0.0.1:8080 '{"client_id":..., "discovery":..., "use_jwks":true}'`
 #![allow(clippy::cast_possible_truncation)] // clock and RNG values are deliberately truncated
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::time::{Instant as StdInstant, SystemTime, UNIX_EPOCH};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
 use oidc_core::UnixTime;
 use oidc_core::config::OidcConfig;
@@ -36,24 +36,35 @@ fn read_head(r: &mut impl BufRead) -> std::io::Result<(String, Vec<(String, Stri
     }
 }
 
-/// Performs one intent as a blocking HTTP/1.1 exchange (`http://` only; read to close).
-fn perform(intent: &HttpIntent) -> Result<(u16, Vec<u8>), FailureKind> {
+/// A failed wait: past the intent's deadline, or the provider broke the exchange.
+fn failure(e: std::io::Error) -> FailureKind {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        TimedOut | WouldBlock => FailureKind::Timeout,
+        _ => FailureKind::Protocol,
+    }
+}
+
+/// One intent as a blocking HTTP/1.1 exchange (`http://`, read to close) within `left` of it.
+fn perform(intent: &HttpIntent, left: Duration) -> Result<(u16, Vec<u8>), FailureKind> {
     let rest = intent.url.strip_prefix("http://").ok_or(FailureKind::Tls)?;
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut s = TcpStream::connect(host).map_err(|_| FailureKind::Connect)?;
+    let addr = host.to_socket_addrs().ok().and_then(|mut a| a.next());
+    let left = Some(left).filter(|l| !l.is_zero()).ok_or(FailureKind::Timeout)?;
+    let s = TcpStream::connect_timeout(&addr.ok_or(FailureKind::Connect)?, left);
+    let mut s = s.map_err(failure)?; // (writes of a small request do not block)
+    s.set_read_timeout(Some(left)).map_err(failure)?;
     let mut req = format!("{} {path} HTTP/1.1\r\nHost: {host}\r\n", intent.method.as_str());
-    for (n, v) in &intent.headers {
-        req += &format!("{n}: {v}\r\n");
-    }
+    intent.headers.iter().for_each(|(n, v)| req += &format!("{n}: {v}\r\n"));
     req += &format!("Content-Length: {}\r\nConnection: close\r\n\r\n", intent.body.len());
     let sent = s.write_all(req.as_bytes()).and_then(|()| s.write_all(&intent.body));
-    sent.map_err(|_| FailureKind::Connect)?;
+    sent.map_err(failure)?;
     let mut r = BufReader::new(s);
-    let (status, _) = read_head(&mut r).map_err(|_| FailureKind::Protocol)?;
+    let (status, _) = read_head(&mut r).map_err(failure)?;
     let status = status.split(' ').nth(1).and_then(|c| c.parse().ok());
     let mut body = Vec::new();
     let limit = intent.max_response_bytes as u64 + 1;
-    r.take(limit).read_to_end(&mut body).map_err(|_| FailureKind::Protocol)?;
+    r.take(limit).read_to_end(&mut body).map_err(failure)?;
     if body.len() > intent.max_response_bytes {
         return Err(FailureKind::TooLarge);
     }
@@ -73,11 +84,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mono = Instant::from_micros(origin.elapsed().as_micros() as u64);
         Now { mono, wall: UnixTime::from_secs(wall.as_secs() as i64) }
     };
+    let left = |i: &HttpIntent| {
+        Duration::from_micros(i.deadline.as_micros()).saturating_sub(origin.elapsed())
+    };
     let listener = TcpListener::bind(&listen)?;
     println!("listening on {listen}");
     for (n, conn) in listener.incoming().enumerate() {
-        let mut conn = BufReader::new(conn?);
-        let (line, headers) = read_head(&mut conn)?;
+        // A client's failure ends its connection only; out of descriptors, wait a little.
+        let Ok(conn) = conn else {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(10))); // one slow client at a time
+        let mut conn = BufReader::new(conn);
+        let Ok((line, headers)) = read_head(&mut conn) else { continue };
         let mut parts = line.split(' ');
         let (method, target) = (parts.next().unwrap_or("GET"), parts.next().unwrap_or("/"));
         let hs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (&**k, v.as_bytes())).collect();
@@ -94,7 +114,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     continue;
                 }
                 Output::Idle { .. } => Input::Tick,
-                Output::Http(i) => match perform(&i) {
+                Output::Http(i) => match perform(&i, left(&i)) {
                     Ok((status, body)) => {
                         let resp = ResponseView { status, headers: &[], body: &body };
                         engine.handle_input(
@@ -122,7 +142,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (n, v) in extra {
             head += &format!("{n}: {v}\r\n");
         }
-        conn.get_mut().write_all(format!("{head}Connection: close\r\n\r\n{body}").as_bytes())?;
+        let _ =
+            conn.get_mut().write_all(format!("{head}Connection: close\r\n\r\n{body}").as_bytes());
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! The engine on glommio (io_uring, thread-per-core): the toy resource server of
-//! `blocking_gateway.rs`, async. Every connection and every intent is a local task; they share
-//! the engine in an `Rc<RefCell<..>>`, never borrowed across an await. Plain HTTP to the IdP.
+//! The engine on glommio (io_uring, thread-per-core): `blocking_gateway.rs` made async. Every
+//! connection and intent is a local task sharing the engine (`Rc<RefCell<..>>`, never borrowed
+//! across an await). Plain HTTP to the IdP.
 //! Usage: `glommio_gateway 127.0.0.1:8080 '{"client_id":..., "discovery":..., "use_jwks":true}'`
 #![allow(clippy::cast_possible_truncation)] // clock and RNG values are deliberately truncated
 #[cfg(target_os = "linux")]
@@ -12,8 +12,7 @@ fn main() {} // glommio is io_uring: Linux only
 mod gateway {
     use futures_lite::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
     use glommio::channels::local_channel::{self, LocalSender};
-    use glommio::timer::{TimerActionOnce, timeout};
-    use glommio::{LocalExecutorBuilder, net::*, spawn_local};
+    use glommio::{LocalExecutorBuilder, net::*, spawn_local, timer::*};
     use oidc_core::{UnixTime, config::OidcConfig, engine::Decision::*, engine::*};
     use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
     use std::{cell::Cell, cell::RefCell, collections::HashMap, io, rc::Rc, sync::LazyLock};
@@ -72,8 +71,8 @@ mod gateway {
         String::from_utf8(head).map_err(io::Error::other)
     }
 
-    /// Performs one intent (`http://` only; read to close) and feeds its answer back, or a timeout
-    /// at its deadline. A host name would stall the executor in std's blocking resolver.
+    /// Performs one intent (`http://`, read to close), feeding back its answer or, at its
+    /// deadline, a timeout. (A host name would block the executor in std's resolver.)
     async fn answer(gw: Rc<Gateway>, i: HttpIntent) {
         let left = Duration::from_micros(i.deadline.as_micros()).saturating_sub(ORIGIN.elapsed());
         use FailureKind::*;
@@ -138,8 +137,11 @@ mod gateway {
             let listener = TcpListener::bind(&listen)?;
             println!("listening on {listen}");
             for n in 0.. {
-                let conn = listener.accept().await?.buffered();
-                spawn_local(serve(gw.clone(), route.clone(), conn, n)).detach();
+                // Out of descriptors (EMFILE): the server lives on; the pending client waits.
+                match listener.accept().await.map(|c| c.buffered()) {
+                    Ok(c) => drop(spawn_local(serve(gw.clone(), route.clone(), c, n)).detach()),
+                    Err(_) => sleep(Duration::from_millis(100)).await,
+                }
             }
             Ok(())
         })

@@ -17,7 +17,7 @@ use oidc_core::engine::{Engine, Settings};
 use crate::config::{AccessLog, GatewayConfig};
 use crate::driver::OsEntropy;
 use crate::proxy::oidc_configs;
-use crate::tls_config::TlsSettings;
+use crate::tls_config::{IdpTlsConfigs, TlsSettings};
 use crate::worker::{LogFactory, Shared, WorkerOptions};
 
 /// What differs between the gateway binaries.
@@ -84,6 +84,12 @@ fn load(path: &std::path::Path) -> Result<GatewayConfig, String> {
         .map_err(|e| format!("{}: configuration refused:\n{e}", path.display()))?;
     Engine::new(oidc_configs(&config), Settings::default(), &mut OsEntropy)
         .map_err(|e| format!("{}: configuration refused:\n{e}", path.display()))?;
+    // The workers build their TLS trust from it: a CA file they cannot use is refused here,
+    // named, rather than as a worker that fails to start.
+    let tls = TlsSettings { ca_file: config.gateway.ssl_ca_file.clone() };
+    IdpTlsConfigs::<Arc<rustls::ClientConfig>>::new(&tls).map_err(|e| {
+        format!("{}: configuration refused:\ngateway.ssl_ca_file: {e}", path.display())
+    })?;
     for w in config.lint() {
         eprintln!("warning: {w}");
     }
@@ -259,6 +265,10 @@ pub fn main(bin: Binary) -> ExitCode {
     // listeners and connections: exit with a clear message rather than run on short-handed.
     while !term.load(Ordering::Acquire) && !shared.draining.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(100));
+        if shared.draining.load(Ordering::Acquire) {
+            // A worker that could not start (it said why) asks for the drain: exit 1 below.
+            break;
+        }
         if let Some(id) = handles.iter().position(std::thread::JoinHandle::is_finished) {
             eprintln!("worker {id} stopped unexpectedly; exiting");
             shared.draining.store(true, Ordering::Release);

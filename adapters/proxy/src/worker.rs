@@ -124,6 +124,11 @@ impl Drop for Live {
 
 impl Tasks {
     fn spawn<R: LocalRuntime>(&self, fut: impl Future<Output = ()> + 'static) {
+        // Once stopped, a task would still make one step (open a connection, say) before its
+        // race saw the stop: it is not started at all.
+        if self.stop.is_raised() {
+            return;
+        }
         self.live.set(self.live.get() + 1);
         let (live, stop) = (Live(Rc::clone(&self.live)), self.stop.clone());
         R::spawn(async move {
