@@ -145,15 +145,16 @@ pub async fn perform<C: IdpConnector, T: Timer>(
 ) -> Result<(u16, Vec<u8>), FailureKind> {
     let deadline = clock.to_std(intent.deadline);
     let remaining = deadline.saturating_duration_since(Instant::now());
-    match timeout(timer, remaining, exchange(connector, pool, intent)).await {
+    match timeout(timer, remaining, exchange(connector, pool, timer, intent)).await {
         Ok(r) => r,
         Err(_) => Err(FailureKind::Timeout),
     }
 }
 
-async fn exchange<C: IdpConnector>(
+async fn exchange<C: IdpConnector, T: Timer>(
     connector: &C,
     pool: &IdpPool<C>,
+    timer: &T,
     intent: &HttpIntent,
 ) -> Result<(u16, Vec<u8>), FailureKind> {
     let target = Target::parse(&intent.url).ok_or(FailureKind::Protocol)?;
@@ -201,9 +202,9 @@ async fn exchange<C: IdpConnector>(
         return Ok(answer);
     }
     let tcp = match &proxy {
-        None => connect(connector, &target.host, target.port).await?,
+        None => connect(connector, timer, &target.host, target.port).await?,
         Some((p, auth)) => {
-            let mut tcp = connect(connector, &p.host, p.port).await?;
+            let mut tcp = connect(connector, timer, &p.host, p.port).await?;
             if target.tls {
                 // RFC 9110 §9.3.6: a tunnel, then TLS end to end.
                 let mut req = format!(
@@ -232,16 +233,38 @@ async fn exchange<C: IdpConnector>(
     }
 }
 
+/// How long one address may take to connect while others remain to be tried: an address that
+/// drops packets (a broken IPv6 route, say) must not use the whole deadline. Providers are
+/// connected to rarely (connections are pooled), so trying in turn with a bound is enough.
+const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Opens a TCP connection to `host:port`, trying every address in turn: `localhost` may
 /// resolve to ::1 first while the provider listens on 127.0.0.1 only.
-async fn connect<C: IdpConnector>(
+async fn connect<C: IdpConnector, T: Timer>(
     connector: &C,
+    timer: &T,
     host: &str,
     port: u16,
 ) -> Result<C::Tcp, FailureKind> {
     let addrs = resolve(host, port).await.map_err(|_| FailureKind::Connect)?;
-    for addr in addrs {
-        if let Ok(tcp) = connector.tcp(addr).await {
+    connect_any(connector, timer, &addrs).await
+}
+
+/// Connects to the first address that answers; each but the last gets [`ATTEMPT_TIMEOUT`] (the
+/// last, what is left of the caller's deadline).
+async fn connect_any<C: IdpConnector, T: Timer>(
+    connector: &C,
+    timer: &T,
+    addrs: &[std::net::SocketAddr],
+) -> Result<C::Tcp, FailureKind> {
+    for (i, addr) in addrs.iter().enumerate() {
+        let attempt = connector.tcp(*addr);
+        let connected = if i + 1 < addrs.len() {
+            timeout(timer, ATTEMPT_TIMEOUT, attempt).await.ok().and_then(Result::ok)
+        } else {
+            attempt.await.ok()
+        };
+        if let Some(tcp) = connected {
             return Ok(tcp);
         }
     }
@@ -472,6 +495,47 @@ mod tests {
         async fn tls(&self, tcp: Fake, _: &str, _: bool) -> Result<Fake, FailureKind> {
             Ok(tcp)
         }
+    }
+
+    /// Addresses in 10.0.0.0/24 drop packets: their connect never completes.
+    struct Blackholes(FakeConnector);
+
+    impl IdpConnector for Blackholes {
+        type Tcp = Fake;
+        type Tls = Fake;
+        async fn tcp(&self, addr: std::net::SocketAddr) -> std::io::Result<Fake> {
+            if addr.ip().to_string().starts_with("10.0.0.") {
+                std::future::pending::<()>().await;
+            }
+            self.0.tcp(addr).await
+        }
+        async fn tls(&self, tcp: Fake, _: &str, _: bool) -> Result<Fake, FailureKind> {
+            Ok(tcp)
+        }
+    }
+
+    /// A timer whose every sleep has already elapsed.
+    struct Elapsed;
+    impl Timer for Elapsed {
+        fn sleep(&self, _: std::time::Duration) -> impl Future<Output = ()> {
+            std::future::ready(())
+        }
+    }
+
+    #[test]
+    fn a_blackholed_address_is_given_up_for_the_next() {
+        let c = Blackholes(FakeConnector { connects: Cell::new(0), answers: Rc::default() });
+        let addrs: Vec<std::net::SocketAddr> =
+            vec!["10.0.0.1:443".parse().unwrap(), "127.0.0.1:443".parse().unwrap()];
+        // The fakes never wait: one poll decides (a stuck attempt stays pending for good).
+        let mut f = std::pin::pin!(connect_any(&c, &Elapsed, &addrs));
+        let polled = f.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        let std::task::Poll::Ready(r) = polled else { panic!("stuck on the blackholed address") };
+        assert!(r.is_ok());
+        assert_eq!(c.0.connects.get(), 1, "the second address connected");
+        // The last address has no bound of its own: the caller's deadline covers it.
+        let addrs: Vec<std::net::SocketAddr> = vec!["127.0.0.1:443".parse().unwrap()];
+        assert!(block_on(connect_any(&c, &Never, &addrs)).is_ok());
     }
 
     struct Never;
