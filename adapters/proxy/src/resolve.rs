@@ -2,7 +2,7 @@
 //! server can hold it for seconds) and cannot be cancelled, so each lookup runs on a thread of
 //! its own and the worker only awaits the answer. Lookups of one name share one thread and one
 //! answer, so a provider whose DNS hangs holds one thread however often it is asked for, and
-//! other names still resolve at once. At most [`MAX_IN_FLIGHT`] names are looked up at a time;
+//! other names still resolve at once. At most 16 names are looked up at a time;
 //! beyond, a lookup fails at once (the engine's deadlines and backoff take over) rather than
 //! queueing. A caller that gives up drops its future; the lookup finishes on its thread and
 //! its answer is dropped.
@@ -119,7 +119,7 @@ fn system_lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
 ///
 /// # Errors
 ///
-/// The name does not resolve or has no address, or [`MAX_IN_FLIGHT`] other names are being
+/// The name does not resolve or has no address, or 16 other names are being
 /// looked up.
 pub async fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);

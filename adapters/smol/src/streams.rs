@@ -58,7 +58,7 @@ thread_local! {
 }
 
 impl<T: AsyncRead + Unpin> StreamRead for Conn<T> {
-    /// Reads at most `buf`'s spare capacity (at least one byte, at most [`MAX_READ_WINDOW`]),
+    /// Reads at most `buf`'s spare capacity (at least one byte, at most 16 KiB),
     /// appending after its contents.
     async fn read(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         let window = (buf.capacity() - buf.len()).clamp(1, MAX_READ_WINDOW);
