@@ -218,7 +218,18 @@ impl Future for SignalWait<'_> {
                 s.next
             }
         };
-        s.waiters.insert(id, cx.waker().clone());
+        // Every task of a worker races a stop signal, so this runs on every poll of every
+        // connection: the waker is cloned only when it changed.
+        match s.waiters.entry(id) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                if !e.get().will_wake(cx.waker()) {
+                    e.insert(cx.waker().clone());
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(cx.waker().clone());
+            }
+        }
         drop(s);
         self.id = Some(id);
         Poll::Pending
