@@ -276,14 +276,7 @@ fn holds_a_half_closed_client_gets_its_answer() {
 /// upstream timeout.
 #[test]
 fn holds_sigterm_with_a_stuck_request_exits_within_the_grace_period() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let up = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in l.incoming().flatten() {
-            held.push(s);
-        }
-    });
+    let up = oidc_e2e::silent_peer();
     let ok = ok_upstream();
     let routes = format!(
         "routes:\n{}{}",
@@ -517,14 +510,7 @@ fn holds_sigterm_cuts_tunnels_and_idp_fetches_after_the_grace() {
         let _ = tx.send(Instant::now());
     });
     // A provider that accepts and never answers.
-    let idp = TcpListener::bind("127.0.0.1:0").unwrap();
-    let idp_addr = idp.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in idp.incoming().flatten() {
-            held.push(s);
-        }
-    });
+    let idp_addr = oidc_e2e::silent_peer();
     let up = ok_upstream();
     let routes = format!(
         "routes:\n{}{}",
